@@ -1,0 +1,144 @@
+//! Answering the contract's operations: `POST /api/<interface>/<function>`, JSON in and out.
+use std::cell::RefCell;
+use std::time::Instant;
+
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::{json, Map};
+use shop_contract::{Operation, ShopError};
+use spin_sdk::http::{Method, Request, Response};
+
+/// Largest request body an operation accepts; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The JSON body of a successful answer, or the error to answer with.
+pub type Reply = Result<Vec<u8>, ShopError>;
+
+thread_local! {
+    static CURRENT: RefCell<RequestStats> = RefCell::new(RequestStats::default());
+}
+
+/// What the current request did, for its log line. Components run one request per instance.
+#[derive(Default)]
+struct RequestStats {
+    request_id: String,
+    upstream_calls: u32,
+    upstream_ms: u128,
+}
+
+/// The request id of the request being answered (propagated to other services).
+pub fn request_id() -> String {
+    CURRENT.with(|c| c.borrow().request_id.clone())
+}
+
+pub(crate) fn record_upstream(started: Instant) {
+    CURRENT.with(|c| {
+        let mut c = c.borrow_mut();
+        c.upstream_calls += 1;
+        c.upstream_ms += started.elapsed().as_millis();
+    });
+}
+
+/// One incoming operation call.
+pub struct Call {
+    req: Request,
+}
+
+impl Call {
+    pub fn path(&self) -> &str {
+        self.req.path()
+    }
+
+    /// The `authorization` header, for operator operations.
+    pub fn authorization(&self) -> Option<&str> {
+        self.req.header("authorization").and_then(|v| v.as_str())
+    }
+
+    /// Decodes the body as the operation's request, runs `handler`, encodes its answer.
+    pub async fn run<Req, Resp>(
+        &self,
+        _op: Operation<Req, Resp>,
+        handler: impl AsyncFnOnce(Req) -> Result<Resp, ShopError>,
+    ) -> Reply
+    where
+        Req: DeserializeOwned + Serialize,
+        Resp: Serialize,
+    {
+        let req: Req = crate::json::decode(self.req.body())?;
+        let resp = handler(req).await?;
+        Ok(crate::json::encode(&resp))
+    }
+
+    /// The answer for a path that is no operation of this service.
+    pub fn no_such_operation(&self) -> ShopError {
+        ShopError::not_found(format!("No operation at {}", self.path()))
+    }
+}
+
+/// Routes a call to the first operation whose path matches.
+///
+/// ```ignore
+/// dispatch!(call, { ops::get_cart => get_cart, ops::add_item => add_item })
+/// ```
+#[macro_export]
+macro_rules! dispatch {
+    ($call:expr, { $($op:expr => $handler:expr),* $(,)? }) => {{
+        let call: &$crate::serve::Call = $call;
+        $( if call.path() == $op.path { call.run($op, $handler).await } else )*
+        { Err(call.no_such_operation()) }
+    }};
+}
+
+/// Answers one HTTP request for `service`: checks method and size, calls `route`, writes one log line.
+pub async fn serve(service: &str, req: Request, route: impl AsyncFnOnce(&Call) -> Reply) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .header("x-request-id")
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    CURRENT.with(|c| *c.borrow_mut() = RequestStats { request_id: request_id.clone(), ..Default::default() });
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+
+    let reply = if *req.method() != Method::Post {
+        Err(ShopError::new(shop_contract::ErrorCode::MethodNotAllowed, "Operations are called with POST"))
+    } else if req.body().len() > MAX_BODY_BYTES {
+        Err(ShopError::new(
+            shop_contract::ErrorCode::PayloadTooLarge,
+            format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
+        ))
+    } else {
+        route(&Call { req }).await
+    };
+
+    let (status, body) = match &reply {
+        Ok(body) => (200, body.clone()),
+        Err(e) => (e.status(), crate::json::encode(&e.to_body())),
+    };
+    let mut fields = Map::new();
+    fields.insert("service".into(), json!(service));
+    fields.insert("request_id".into(), json!(request_id));
+    fields.insert("method".into(), json!(method));
+    fields.insert("path".into(), json!(path));
+    fields.insert("status".into(), json!(status));
+    fields.insert("duration_ms".into(), json!(started.elapsed().as_secs_f64() * 1000.0));
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        fields.insert("upstream_calls".into(), json!(c.upstream_calls));
+        fields.insert("upstream_ms".into(), json!(c.upstream_ms));
+    });
+    if let Err(e) = &reply {
+        fields.insert("error".into(), json!(e.code.as_str()));
+        fields.insert("error_message".into(), json!(e.message));
+    }
+    let level = if status >= 500 { "error" } else { "info" };
+    crate::log::line(level, "request", fields);
+
+    let mut builder = Response::builder();
+    builder.status(status).header("content-type", "application/json").header("x-request-id", request_id);
+    if status == 405 {
+        builder.header("allow", "POST");
+    }
+    builder.body(body).build()
+}
