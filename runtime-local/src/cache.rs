@@ -44,7 +44,6 @@ pub fn build_engine(limits: &Limits) -> Result<Engine> {
 
 fn base_config() -> Config {
     let mut config = Config::new();
-    config.async_support(true);
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);

@@ -246,10 +246,8 @@ impl Manifest {
         // [variables]
         for (name, decl) in &raw.variables {
             validate_lower_snake(name).map_err(|e| anyhow!("invalid variable name {name:?}: {e}"))?;
-            match (decl.required, &decl.default) {
-                (true, Some(_)) => bail!("variable {name:?}: `required` and `default` are mutually exclusive"),
-                (false, None) => bail!("variable {name:?}: must either be `required = true` or have a `default`"),
-                _ => {}
+            if decl.required == decl.default.is_some() {
+                bail!("invalid variable {name:?}: must be `required` OR have a `default`");
             }
         }
 
@@ -514,7 +512,7 @@ source = "internal.wasm"
     #[test]
     fn validates_variables_and_ids() {
         let t = BASE.replace("greeting = { default = \"hi\" }", "greeting = { default = \"hi\", required = true }");
-        assert!(format!("{:#}", parse(&t).unwrap_err()).contains("mutually exclusive"));
+        assert!(format!("{:#}", parse(&t).unwrap_err()).contains("must be `required` OR have a `default`"));
         let t = BASE.replace("greeting = { default = \"hi\" }", "greeting = { }");
         assert!(parse(&t).is_err());
         let t = BASE.replace("greeting = {", "Greeting = {");

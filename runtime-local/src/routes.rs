@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn duplicates_last_one_wins_and_private_skipped() {
-        let cfgs = vec![
+        let cfgs = [
             RouteConfig::Route("/foo".into()),
             RouteConfig::Private { private: true },
             RouteConfig::Route("/foo".into()),
@@ -300,7 +300,7 @@ mod tests {
         assert_eq!(dups, vec![DuplicateRoute { route: "/foo".into(), replaced: 0, effective: 2 }]);
         assert_eq!(target(&r, "/foo"), Some(2));
         assert_eq!(r.routes().len(), 1);
-        let bad = vec![RouteConfig::Private { private: false }];
+        let bad = [RouteConfig::Private { private: false }];
         assert!(Router::build(bad.iter().enumerate()).is_err());
     }
 

@@ -232,9 +232,40 @@ pub fn env_key(name: &str) -> String {
     format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())
 }
 
-/// Snapshot of the process's `SPIN_VARIABLE_*` environment variables.
+/// Snapshot of the `SPIN_VARIABLE_*` variables Spin's env provider sees: the process
+/// environment, then (for names not set there) a `.env` file in the current directory.
 pub fn env_snapshot() -> HashMap<String, String> {
-    std::env::vars().filter(|(k, _)| k.starts_with("SPIN_VARIABLE_")).collect()
+    let mut vars: HashMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("SPIN_VARIABLE_")).collect();
+    if let Ok(text) = std::fs::read_to_string(".env") {
+        for (k, v) in parse_dotenv(&text) {
+            if k.starts_with("SPIN_VARIABLE_") {
+                vars.entry(k).or_insert(v);
+            }
+        }
+    }
+    vars
+}
+
+/// Minimal dotenv parsing: `KEY=VALUE` lines, optional `export `, `#` comments, quoted values.
+pub fn parse_dotenv(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim();
+            let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+                &v[1..v.len() - 1]
+            } else {
+                v
+            };
+            Some((k.trim().to_string(), v.to_string()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -255,6 +286,12 @@ mod tests {
         c.insert("db".into(), "{{ db_url }}".into());
         c.insert("plain".into(), "literal".into());
         c
+    }
+
+    #[test]
+    fn dotenv() {
+        let vars = parse_dotenv("# c\nSPIN_VARIABLE_A=1\nexport SPIN_VARIABLE_B=\"two words\"\n\nbad line\n");
+        assert_eq!(vars, vec![("SPIN_VARIABLE_A".into(), "1".into()), ("SPIN_VARIABLE_B".into(), "two words".into())]);
     }
 
     #[test]

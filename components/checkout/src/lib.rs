@@ -1,1 +1,24 @@
+//! checkout (private): places orders across carts, products, payment, shipping and email, and
+//! keeps them in PostgreSQL. See `place_order.rs` for the algorithm.
+mod orders;
+mod place_order;
+mod services;
+mod store;
 
+use shop_contract::checkout::ops;
+use shop_contract::NoParams;
+use spin_sdk::http::{Request, Response};
+
+#[spin_sdk::http_component]
+async fn handle(req: Request) -> Response {
+    shop_spin::serve::serve("checkout", req, async |call| {
+        let authorization = call.authorization();
+        shop_spin::dispatch!(call, {
+            ops::place_order => place_order::place_order,
+            ops::get_order => orders::get_order,
+            ops::list_orders => orders::list_orders,
+            ops::migrate => async |_: NoParams| orders::migrate(authorization),
+        })
+    })
+    .await
+}

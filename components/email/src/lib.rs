@@ -1,1 +1,19 @@
+//! email (private): renders order confirmations as text and HTML and "sends" them: one
+//! structured log line plus a copy in the Redis outbox (newest 1000 kept), once per order.
+mod handlers;
+mod outbox;
+mod render;
 
+use shop_contract::email::ops;
+use spin_sdk::http::{Request, Response};
+
+#[spin_sdk::http_component]
+async fn handle(req: Request) -> Response {
+    shop_spin::serve::serve("email", req, async |call| {
+        shop_spin::dispatch!(call, {
+            ops::send_confirmation => handlers::send_confirmation,
+            ops::list_outbox => handlers::list_outbox,
+        })
+    })
+    .await
+}

@@ -1,1 +1,31 @@
+//! products: the catalog in PostgreSQL. Public reads (`/api/catalog/...`) and operator-only
+//! writes and migrations (`/api/catalog_admin/...`, reachable only by service chaining).
+mod db;
+mod handlers;
 
+use shop_contract::{catalog, catalog_admin};
+use spin_sdk::http::{Request, Response};
+
+/// Routes under this prefix need the operator token.
+const ADMIN_PREFIX: &str = "/api/catalog_admin/";
+
+#[spin_sdk::http_component]
+async fn handle(req: Request) -> Response {
+    shop_spin::serve::serve("products", req, async |call| {
+        // Checked before the body is even decoded, so a caller without the token learns nothing
+        // about the request format and nothing is changed.
+        if call.path().starts_with(ADMIN_PREFIX) {
+            shop_spin::config::require_operator(call.authorization())?;
+        }
+        shop_spin::dispatch!(call, {
+            catalog::ops::list_categories => handlers::list_categories,
+            catalog::ops::list_products => handlers::list_products,
+            catalog::ops::get_product => handlers::get_product,
+            catalog::ops::get_products => handlers::get_products,
+            catalog_admin::ops::create_product => handlers::create_product,
+            catalog_admin::ops::update_product => handlers::update_product,
+            catalog_admin::ops::migrate => handlers::migrate,
+        })
+    })
+    .await
+}

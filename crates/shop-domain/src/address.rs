@@ -8,22 +8,37 @@ use std::str::FromStr;
 /// A country the shop ships to (ISO 3166-1 alpha-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "&'static str")]
-#[allow(missing_docs)] // Variants are ISO codes; `name()` gives the full name.
+// Variants are the ISO codes themselves, so code and data read the same (`Country::GB`).
 pub enum Country {
+    /// United States.
     US,
+    /// Canada.
     CA,
+    /// United Kingdom.
     GB,
+    /// Ireland.
     IE,
+    /// Germany.
     DE,
+    /// France.
     FR,
+    /// Netherlands.
     NL,
+    /// Belgium.
     BE,
+    /// Spain.
     ES,
+    /// Italy.
     IT,
+    /// Sweden.
     SE,
+    /// Switzerland.
     CH,
+    /// Japan.
     JP,
+    /// Australia.
     AU,
+    /// New Zealand.
     NZ,
 }
 

@@ -12,6 +12,24 @@
 //!
 //! Error `Display` texts are worded for shoppers and can be shown beside a form
 //! field as-is (see [`validation::FieldError`]).
+//!
+//! ```
+//! use shop_domain::{order, shipping, Country, Currency, Money, OrderLine, Quantity, Sku};
+//!
+//! let line = OrderLine {
+//!     sku: Sku::parse("tee-blk-m")?,
+//!     name: "Black T-shirt (M)".into(),
+//!     unit_price: Money::parse_decimal("19.99", Currency::Usd)?,
+//!     quantity: Quantity::parse("2")?,
+//! };
+//! let lines = [line];
+//! let shipping = shipping::quote(Country::US, order::item_count(&lines), Currency::Usd);
+//! let totals = order::price_order(&lines, shipping)?;
+//! assert_eq!(totals.subtotal().format(), "$39.98");
+//! assert_eq!(totals.shipping().format(), "$6.00");
+//! assert_eq!(totals.total().format(), "$45.98");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -30,7 +48,10 @@
 
 pub mod address;
 pub mod card;
+pub mod card_details;
+pub mod catalog;
 pub mod cart;
+pub mod checkout;
 mod codes;
 pub mod email;
 pub mod ids;
@@ -41,19 +62,22 @@ pub mod shipping;
 pub mod sku;
 pub mod validation;
 
-pub use address::{Address, AddressInput, Country};
+pub use address::{Address, AddressInput, Country, CountryError, PostalCodeError};
 pub use card::{
-    Card, CardBrand, CardInput, CardNumber, ChargeDecision, Cvv, DeclineReason, Expiry,
+    Card, CardBrand, CardInput, CardNumber, CardNumberError, ChargeDecision, Cvv, CvvError,
+    DeclineReason, Expiry, ExpiryError, YearMonth,
 };
-pub use cart::{Cart, CartError, CartLine, MAX_LINES};
-pub use email::EmailAddress;
+pub use cart::{Cart, CartChange, CartError, CartLine, LineUpdate, MAX_LINES};
+pub use email::{EmailAddress, EmailError};
 pub use ids::{IdError, IdempotencyKey, SessionId, TrackingId, TransactionId};
 pub use money::{Currency, Money, MoneyError};
-pub use order::{OrderId, OrderLine, OrderStatus, OrderTotals, PricingError};
+pub use order::{
+    OrderId, OrderLine, OrderStatus, OrderTotals, PricingError, TransitionError, UnknownStatus,
+};
 pub use quantity::{Quantity, QuantityError};
 pub use shipping::ShippingZone;
 pub use sku::{Sku, SkuError};
-pub use validation::FieldError;
+pub use validation::{ErrorCollector, FieldError, TextError};
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,26 @@ pub fn request_id() -> String {
     CURRENT.with(|c| c.borrow().request_id.clone())
 }
 
+/// Starts the accounting of a request answered without [`serve`] (the HTML frontend): keeps a
+/// well-formed incoming `x-request-id` (or mints one) for propagation, and zeroes the upstream
+/// counters. Returns the request id.
+pub fn begin_request(incoming_id: Option<&str>) -> String {
+    let request_id = incoming_id
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    CURRENT.with(|c| *c.borrow_mut() = RequestStats { request_id: request_id.clone(), ..Default::default() });
+    request_id
+}
+
+/// Upstream calls made so far for the current request, and the milliseconds spent in them.
+pub fn upstream_stats() -> (u32, u128) {
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        (c.upstream_calls, c.upstream_ms)
+    })
+}
+
 pub(crate) fn record_upstream(started: Instant) {
     CURRENT.with(|c| {
         let mut c = c.borrow_mut();

@@ -38,6 +38,31 @@ impl Redis {
     }
 }
 
+impl Redis {
+    /// `SET key value NX [EX ttl_seconds]`: stores `value` only if `key` is absent, atomically.
+    /// Returns whether this call stored it (the basis of idempotent operations: of two
+    /// concurrent requests with one key, exactly one wins).
+    pub fn set_nx(&self, key: &str, value: &[u8], ttl_seconds: Option<i64>) -> Result<bool, ShopError> {
+        let mut args = vec![
+            redis::RedisParameter::Binary(key.as_bytes().to_vec()),
+            redis::RedisParameter::Binary(value.to_vec()),
+            redis::RedisParameter::Binary(b"NX".to_vec()),
+        ];
+        if let Some(ttl) = ttl_seconds {
+            args.push(redis::RedisParameter::Binary(b"EX".to_vec()));
+            args.push(redis::RedisParameter::Int64(ttl));
+        }
+        // Redis answers `OK` when it stored the value and nil when the key already existed.
+        let reply = self.exec("SET", &args)?;
+        Ok(reply.iter().any(|r| matches!(r, redis::RedisResult::Status(s) if s == "OK")))
+    }
+
+    /// The value at `key`, if any.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ShopError> {
+        self.conn.get(key).map_err(|e| redis_error("GET", e))
+    }
+}
+
 /// Maps a Postgres error: connection problems are 503 (the shop recovers when the database does),
 /// everything else is a bug and logged in full.
 pub fn pg_error(what: &str, e: pg4::PgError) -> ShopError {

@@ -73,6 +73,7 @@ fn conn_failed(m: impl Into<String>) -> Error {
 }
 
 impl StoreState {
+    #[allow(clippy::result_large_err)]
     fn ensure_pg_address_allowed(&self, address: &str) -> Result<(), Error> {
         let config = address.parse::<tokio_postgres::Config>().map_err(|e| conn_failed(e.to_string()))?;
         for (i, host) in config.get_hosts().iter().enumerate() {
@@ -106,7 +107,7 @@ impl pg::HostConnection for StoreState {
         let started = Instant::now();
         let pool = match self.app.pg.pool(&address) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(conn_failed(format!("{e:?}")))),
+            Err(e) => return Ok(Err(conn_failed(format!("{e:#}")))),
         };
         let client = match tokio::time::timeout(self.pg_timeout(), pool.get()).await {
             Ok(Ok(c)) => c,

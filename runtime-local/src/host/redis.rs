@@ -71,24 +71,29 @@ impl StoreState {
     }
 
     /// Runs one command with the backend timeout; logs its round trip at debug level.
-    async fn redis_run<T: FromRedisValue>(
+    fn redis_run<T: FromRedisValue>(
         &self,
         c: &Resource<RedisConnection>,
         name: &str,
         cmd: redis::Cmd,
-    ) -> Result<RResult<T>, Error> {
-        let mut conn = self.redis_conn(c)?;
+    ) -> impl std::future::Future<Output = Result<RResult<T>, Error>> + Send + 'static {
+        let conn = self.redis_conn(c);
         let timeout = self.app.limits.backend_timeout;
-        let started = Instant::now();
-        let r = match tokio::time::timeout(timeout, cmd.query_async::<T>(&mut conn)).await {
-            Ok(r) => r,
-            Err(_) => return Err(Error::Other(format!("Redis command {name} timed out after {timeout:?}"))),
-        };
-        tracing::debug!(
-            component = %self.component.id, command = name, ok = r.is_ok(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "redis"
-        );
-        Ok(r)
+        let component = self.component.id.clone();
+        let name = name.to_string();
+        async move {
+            let mut conn = conn?;
+            let started = Instant::now();
+            let r = match tokio::time::timeout(timeout, cmd.query_async::<T>(&mut conn)).await {
+                Ok(r) => r,
+                Err(_) => return Err(Error::Other(format!("Redis command {name} timed out after {timeout:?}"))),
+            };
+            tracing::debug!(
+                %component, command = %name, ok = r.is_ok(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "redis"
+            );
+            Ok(r)
+        }
     }
 }
 

@@ -1,1 +1,159 @@
+//! A test harness for the whole shop: each [`Shop`] is the real `spin.toml` served by
+//! runtime-local on a random loopback port, with its own PostgreSQL database and Redis key
+//! prefix, migrated and seeded through the operator API, and cleaned up when dropped.
+use std::collections::HashMap;
+use std::path::PathBuf;
 
+use anyhow::{Context, Result};
+use runtime_local::{App, RuntimeOptions, Server};
+
+pub mod html;
+
+/// Where the stores are: `SHOP_PG_ADDR` / `SHOP_REDIS_ADDR` (set by scripts/test), else the defaults.
+pub fn pg_addr() -> String {
+    std::env::var("SHOP_PG_ADDR").unwrap_or_else(|_| "127.0.0.1:5432".into())
+}
+pub fn redis_addr() -> String {
+    std::env::var("SHOP_REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".into())
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Serialises app loading: the first load compiles the components into the disk cache, the
+/// others read it.
+static LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// One isolated shop.
+pub struct Shop {
+    server: Option<Server>,
+    pub base: String,
+    pub database: String,
+    pub redis_prefix: String,
+    pub operator_token: String,
+}
+
+impl Shop {
+    /// Starts a shop with a fresh database and key prefix, and applies the migrations.
+    pub async fn start() -> Result<Shop> {
+        Self::start_with(HashMap::new()).await
+    }
+
+    /// As [`Shop::start`], with some variables overridden (e.g. a service URL pointed elsewhere).
+    pub async fn start_with(overrides: HashMap<String, String>) -> Result<Shop> {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let database = format!("shop_e2e_{id}");
+        let redis_prefix = format!("e2e:{id}:");
+        let operator_token = uuid::Uuid::new_v4().simple().to_string();
+        admin_sql(&format!("CREATE DATABASE {database}")).await?;
+
+        let (pg, redis) = (pg_addr(), redis_addr());
+        let mut variables: HashMap<String, String> = [
+            ("db_url", format!("postgres://postgres@{pg}/{database}?sslmode=disable")),
+            ("db_host", pg.clone()),
+            ("redis_url", format!("redis://{redis}")),
+            ("redis_host", redis.clone()),
+            ("redis_prefix", redis_prefix.clone()),
+            ("operator_token", operator_token.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        variables.extend(overrides);
+
+        let options = RuntimeOptions { variables, env_variables: false, ..RuntimeOptions::default() };
+        let app = {
+            let _guard = LOAD.lock().await;
+            App::load(repo_root().join("spin.toml"), options).await.context("loading spin.toml")?
+        };
+        let server = app.serve("127.0.0.1:0".parse()?).await?;
+        let base = format!("http://{}", server.addr());
+        let shop = Shop { server: Some(server), base, database, redis_prefix, operator_token };
+
+        let migrated = reqwest::Client::new()
+            .post(format!("{}/admin/migrate", shop.base))
+            .bearer_auth(&shop.operator_token)
+            .send()
+            .await?;
+        let status = migrated.status();
+        anyhow::ensure!(status.is_success(), "migrate answered {status}: {}", migrated.text().await?);
+        Ok(shop)
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects (tests check them).
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a reqwest client builds")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A connection to this shop's own database.
+    pub async fn db(&self) -> Result<tokio_postgres::Client> {
+        connect(&self.database).await
+    }
+
+    /// A Redis connection; keys of this shop start with [`Shop::redis_prefix`].
+    pub async fn redis(&self) -> Result<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(format!("redis://{}", redis_addr()))?;
+        Ok(client.get_multiplexed_async_connection().await?)
+    }
+
+    /// Stops serving; the database and keys are removed on drop.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        // Clean up on a thread of its own: Drop cannot await, and may run inside a runtime.
+        let (database, prefix) = (self.database.clone(), self.redis_prefix.clone());
+        let server = self.server.take();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async move {
+                drop(server);
+                let _ = admin_sql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await;
+                let _ = delete_keys(&prefix).await;
+            });
+            Some(())
+        })
+        .join();
+    }
+}
+
+async fn connect(database: &str) -> Result<tokio_postgres::Client> {
+    let (host, port) = pg_addr().rsplit_once(':').map(|(h, p)| (h.to_string(), p.to_string())).context("SHOP_PG_ADDR")?;
+    let (client, conn) = tokio_postgres::connect(
+        &format!("host={host} port={port} user=postgres dbname={database}"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .with_context(|| format!("connecting to PostgreSQL at {host}:{port}"))?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+async fn admin_sql(sql: &str) -> Result<()> {
+    connect("postgres").await?.batch_execute(sql).await.with_context(|| sql.to_string())?;
+    Ok(())
+}
+
+async fn delete_keys(prefix: &str) -> Result<()> {
+    let client = redis::Client::open(format!("redis://{}", redis_addr()))?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await?;
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
+    }
+    Ok(())
+}

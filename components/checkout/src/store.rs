@@ -1,0 +1,221 @@
+//! Orders in PostgreSQL (schema: `migrations/`). All SQL of checkout is here.
+//!
+//! Status changes are conditional (`WHERE status = ...`) and report whether they happened, so
+//! two requests working on one order can never move it backwards.
+use shop_contract::{Address, MigrationReport, Money, Order, OrderLine, OrderStatus, ShopError};
+use shop_spin::store::{column, migrate, pg_error, Migration};
+use spin_sdk::pg4::{Connection, ParameterValue as P, Row};
+
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "orders", sql: include_str!("../migrations/0001_orders.sql") }];
+
+/// The columns of an order, `created_at` as RFC 3339 text (Spin cannot read `timestamptz`).
+const ORDER_COLUMNS: &str = r#"order_id, session, status, email, ship_name, ship_street, ship_city,
+    ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor,
+    transaction_id, tracking_id, failure, email_sent,
+    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at"#;
+
+/// Most orders `list` returns.
+pub const LIST_LIMIT: i64 = 50;
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    pub fn open() -> Result<Self, ShopError> {
+        Ok(Store { conn: shop_spin::store::postgres()? })
+    }
+
+    pub fn migrate(&self) -> Result<MigrationReport, ShopError> {
+        migrate(&self.conn, "checkout", MIGRATIONS)
+    }
+
+    /// The order made by a checkout attempt, if any.
+    pub fn find_attempt(&self, session: &str, attempt_id: &str) -> Result<Option<Order>, ShopError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE session = $1 AND attempt_id = $2");
+        Ok(self.orders(&sql, &[P::Str(session.into()), P::Str(attempt_id.into())])?.into_iter().next())
+    }
+
+    /// A session's order.
+    pub fn get(&self, session: &str, order_id: &str) -> Result<Option<Order>, ShopError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 AND session = $2");
+        Ok(self.orders(&sql, &[P::Str(order_id.into()), P::Str(session.into())])?.into_iter().next())
+    }
+
+    /// A session's newest orders, newest first.
+    pub fn list(&self, session: &str) -> Result<Vec<Order>, ShopError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE session = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2"
+        );
+        self.orders(&sql, &[P::Str(session.into()), P::Int64(LIST_LIMIT)])
+    }
+
+    /// Saves a new `pending` order and its lines in one statement (so atomically). Returns false,
+    /// saving nothing, when the checkout attempt already has an order.
+    pub fn insert_pending(&self, order: &Order, attempt_id: &str) -> Result<bool, ShopError> {
+        let sql = "WITH new_order AS ( \
+                INSERT INTO orders (order_id, session, attempt_id, status, email, ship_name, ship_street, \
+                    ship_city, ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor) \
+                VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                ON CONFLICT (session, attempt_id) DO NOTHING \
+                RETURNING order_id) \
+            INSERT INTO order_lines (order_id, line_no, sku, name, image, unit_price_minor, quantity, line_total_minor) \
+            SELECT new_order.order_id, l.line_no, l.sku, l.name, l.image, l.unit_price_minor, l.quantity, l.line_total_minor \
+            FROM new_order, unnest($14::int4[], $15::text[], $16::text[], $17::text[], $18::int8[], $19::int4[], $20::int8[]) \
+                AS l(line_no, sku, name, image, unit_price_minor, quantity, line_total_minor)";
+        let lines = &order.lines;
+        let strs = |f: fn(&OrderLine) -> &String| P::ArrayStr(lines.iter().map(|l| Some(f(l).clone())).collect());
+        let mut line_numbers = Vec::with_capacity(lines.len());
+        let mut quantities = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            line_numbers.push(Some(i32::try_from(i + 1).map_err(|_| too_big("line number"))?));
+            quantities.push(Some(i32::try_from(line.quantity).map_err(|_| too_big("quantity"))?));
+        }
+        let a = &order.address;
+        let params = [
+            P::Str(order.order_id.clone()),
+            P::Str(order.session.clone()),
+            P::Str(attempt_id.into()),
+            P::Str(order.email.clone()),
+            P::Str(a.name.clone()),
+            P::Str(a.street.clone()),
+            P::Str(a.city.clone()),
+            P::Str(a.postal_code.clone()),
+            P::Str(a.country.clone()),
+            P::Str(order.total.currency.clone()),
+            P::Int64(order.subtotal.minor),
+            P::Int64(order.shipping.minor),
+            P::Int64(order.total.minor),
+            P::ArrayInt32(line_numbers),
+            strs(|l| &l.sku),
+            strs(|l| &l.name),
+            strs(|l| &l.image),
+            P::ArrayInt64(lines.iter().map(|l| Some(l.unit_price.minor)).collect()),
+            P::ArrayInt32(quantities),
+            P::ArrayInt64(lines.iter().map(|l| Some(l.line_total.minor)).collect()),
+        ];
+        // Every order has lines, so zero rows means the attempt's order already existed.
+        Ok(self.conn.execute(sql, &params).map_err(|e| pg_error("insert order", e))? > 0)
+    }
+
+    /// pending → paid, recording the charge.
+    pub fn mark_paid(&self, order_id: &str, transaction_id: &str) -> Result<bool, ShopError> {
+        self.update(
+            "UPDATE orders SET status = 'paid', transaction_id = $2, updated_at = now() \
+             WHERE order_id = $1 AND status = 'pending'",
+            &[P::Str(order_id.into()), P::Str(transaction_id.into())],
+        )
+    }
+
+    /// paid → completed, recording the shipment.
+    pub fn mark_completed(&self, order_id: &str, tracking_id: &str) -> Result<bool, ShopError> {
+        self.update(
+            "UPDATE orders SET status = 'completed', tracking_id = $2, updated_at = now() \
+             WHERE order_id = $1 AND status = 'paid'",
+            &[P::Str(order_id.into()), P::Str(tracking_id.into())],
+        )
+    }
+
+    /// pending or paid → failed, with the reason in words for the shopper.
+    pub fn mark_failed(&self, order_id: &str, failure: &str) -> Result<bool, ShopError> {
+        self.update(
+            "UPDATE orders SET status = 'failed', failure = $2, updated_at = now() \
+             WHERE order_id = $1 AND status IN ('pending', 'paid')",
+            &[P::Str(order_id.into()), P::Str(failure.into())],
+        )
+    }
+
+    pub fn mark_email_sent(&self, order_id: &str) -> Result<bool, ShopError> {
+        self.update(
+            "UPDATE orders SET email_sent = true, updated_at = now() WHERE order_id = $1",
+            &[P::Str(order_id.into())],
+        )
+    }
+
+    fn update(&self, sql: &str, params: &[P]) -> Result<bool, ShopError> {
+        Ok(self.conn.execute(sql, params).map_err(|e| pg_error("update order", e))? > 0)
+    }
+
+    /// Runs an order query, then fetches all their lines with one more query.
+    fn orders(&self, sql: &str, params: &[P]) -> Result<Vec<Order>, ShopError> {
+        let rows = self.conn.query(sql, params).map_err(|e| pg_error("read orders", e))?;
+        let mut orders = rows.rows().map(|row| order_from_row(&row)).collect::<Result<Vec<_>, _>>()?;
+        if orders.is_empty() {
+            return Ok(orders);
+        }
+        let ids = orders.iter().map(|o| Some(o.order_id.clone())).collect();
+        let lines = self
+            .conn
+            .query(
+                "SELECT order_id, sku, name, image, unit_price_minor, quantity, line_total_minor \
+                 FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no",
+                &[P::ArrayStr(ids)],
+            )
+            .map_err(|e| pg_error("read order lines", e))?;
+        for row in lines.rows() {
+            let order_id: String = column(&row, "order_id")?;
+            if let Some(order) = orders.iter_mut().find(|o| o.order_id == order_id) {
+                let currency = order.total.currency.clone();
+                order.lines.push(line_from_row(&row, currency)?);
+            }
+        }
+        Ok(orders)
+    }
+}
+
+fn order_from_row(row: &Row<'_>) -> Result<Order, ShopError> {
+    let currency: String = column(row, "currency")?;
+    let money = |name: &str| -> Result<Money, ShopError> {
+        Ok(Money { minor: column(row, name)?, currency: currency.clone() })
+    };
+    Ok(Order {
+        order_id: column(row, "order_id")?,
+        session: column(row, "session")?,
+        status: status_from_text(&column::<String>(row, "status")?)?,
+        email: column(row, "email")?,
+        address: Address {
+            name: column(row, "ship_name")?,
+            street: column(row, "ship_street")?,
+            city: column(row, "ship_city")?,
+            postal_code: column(row, "ship_postal_code")?,
+            country: column(row, "ship_country")?,
+        },
+        lines: Vec::new(),
+        subtotal: money("subtotal_minor")?,
+        shipping: money("shipping_minor")?,
+        total: money("total_minor")?,
+        transaction_id: column(row, "transaction_id")?,
+        tracking_id: column(row, "tracking_id")?,
+        failure: column(row, "failure")?,
+        created_at: column(row, "created_at")?,
+        email_sent: column(row, "email_sent")?,
+    })
+}
+
+fn line_from_row(row: &Row<'_>, currency: String) -> Result<OrderLine, ShopError> {
+    let quantity: i32 = column(row, "quantity")?;
+    Ok(OrderLine {
+        sku: column(row, "sku")?,
+        name: column(row, "name")?,
+        image: column(row, "image")?,
+        unit_price: Money { minor: column(row, "unit_price_minor")?, currency: currency.clone() },
+        quantity: u32::try_from(quantity).map_err(|_| ShopError::internal("A stored order line has a negative quantity"))?,
+        line_total: Money { minor: column(row, "line_total_minor")?, currency },
+    })
+}
+
+/// The statuses the table allows (see its CHECK constraint).
+fn status_from_text(text: &str) -> Result<OrderStatus, ShopError> {
+    match text {
+        "pending" => Ok(OrderStatus::Pending),
+        "paid" => Ok(OrderStatus::Paid),
+        "completed" => Ok(OrderStatus::Completed),
+        "failed" => Ok(OrderStatus::Failed),
+        other => Err(ShopError::internal(format!("A stored order has an unknown status `{other}`"))),
+    }
+}
+
+fn too_big(what: &str) -> ShopError {
+    ShopError::internal(format!("An order's {what} is too large to store"))
+}

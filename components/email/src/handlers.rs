@@ -1,0 +1,118 @@
+//! The email operations: `send_confirmation` and `list_outbox`.
+use serde_json::{json, Map};
+use shop_contract::email::{ConfirmationRequest, Outbox, OutboxRequest, SentEmail};
+use shop_contract::{FieldError, Order, ShopError};
+use shop_domain::{Address, AddressInput, Currency, EmailAddress, Money, OrderId};
+
+use crate::outbox;
+use crate::render::{Confirmation, Line};
+
+/// Most emails one `list_outbox` call returns.
+const MAX_LIMIT: u32 = 100;
+
+/// Sends the confirmation of an order, once: a repeat for the same order answers with the
+/// email sent the first time and sends nothing.
+pub async fn send_confirmation(req: ConfirmationRequest) -> Result<SentEmail, ShopError> {
+    let (order_id, to, confirmation) = validate(req.order)?;
+    let outbox = outbox::Outbox::open()?;
+    if let Some(sent) = outbox.sent_for(&order_id)? {
+        return Ok(sent);
+    }
+    let email = SentEmail {
+        message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+        to: to.to_string(),
+        subject: confirmation.subject(),
+        text_body: confirmation.text(),
+        html_body: confirmation.html(),
+        sent_at: shop_spin::log::now(),
+    };
+    if !outbox.put(&order_id, &email)? {
+        // A concurrent request for the same order sent it first: answer with that one.
+        return outbox
+            .sent_for(&order_id)?
+            .ok_or_else(|| ShopError::unavailable("The email could not be recorded; try again"));
+    }
+    // "Sending": the delivery log line (the bodies are in the outbox).
+    let mut fields = Map::new();
+    fields.insert("message_id".into(), json!(email.message_id));
+    fields.insert("order_id".into(), json!(order_id.as_str()));
+    fields.insert("to".into(), json!(email.to));
+    fields.insert("subject".into(), json!(email.subject));
+    shop_spin::log::line("info", "email sent", fields);
+    Ok(email)
+}
+
+/// The newest sent emails, newest first.
+pub async fn list_outbox(req: OutboxRequest) -> Result<Outbox, ShopError> {
+    if !(1..=MAX_LIMIT).contains(&req.limit) {
+        return Err(ShopError::invalid_fields(vec![FieldError::new(
+            "limit",
+            format!("The limit must be from 1 to {MAX_LIMIT}"),
+        )]));
+    }
+    let messages = outbox::Outbox::open()?.newest(req.limit)?;
+    Ok(Outbox { messages })
+}
+
+/// Checks what the email shows and formats it; every problem is reported at once, on fields
+/// named after the request (`order.email`, `order.address.city`, `order.lines[0].line_total`...).
+fn validate(order: Order) -> Result<(OrderId, EmailAddress, Confirmation), ShopError> {
+    let mut errors = Vec::new();
+    let order_id = OrderId::parse(&order.order_id)
+        .map_err(|e| errors.push(FieldError::new("order.order_id", e.to_string())))
+        .ok();
+    let to = EmailAddress::parse(&order.email)
+        .map_err(|e| errors.push(FieldError::new("order.email", e.to_string())))
+        .ok();
+    let a = order.address;
+    let input = AddressInput { name: a.name, street: a.street, city: a.city, postal_code: a.postal_code, country: a.country };
+    let address = Address::parse(input)
+        .map_err(|address_errors| {
+            errors.extend(
+                address_errors.into_iter().map(|e| FieldError::new(format!("order.address.{}", e.field), e.message)),
+            )
+        })
+        .ok();
+    if order.lines.is_empty() {
+        errors.push(FieldError::new("order.lines", "An order confirmation needs at least one line"));
+    }
+    let mut money = |field: String, m: &shop_contract::Money| match Currency::parse(&m.currency)
+        .and_then(|c| Money::new(m.minor, c))
+    {
+        Ok(m) => m.format(),
+        Err(e) => {
+            errors.push(FieldError::new(field, e.to_string()));
+            String::new()
+        }
+    };
+    let lines = order
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Line {
+            name: l.name.clone(),
+            quantity: l.quantity,
+            unit_price: money(format!("order.lines[{i}].unit_price"), &l.unit_price),
+            line_total: money(format!("order.lines[{i}].line_total"), &l.line_total),
+        })
+        .collect();
+    let subtotal = money("order.subtotal".into(), &order.subtotal);
+    let shipping = money("order.shipping".into(), &order.shipping);
+    let total = money("order.total".into(), &order.total);
+    match (order_id, to, address) {
+        (Some(order_id), Some(to), Some(address)) if errors.is_empty() => {
+            let confirmation = Confirmation {
+                order_id: order_id.to_string(),
+                lines,
+                subtotal,
+                shipping,
+                total,
+                address: address.lines().to_vec(),
+                transaction_id: order.transaction_id,
+                tracking_id: order.tracking_id,
+            };
+            Ok((order_id, to, confirmation))
+        }
+        _ => Err(ShopError::invalid_fields(errors)),
+    }
+}

@@ -1,0 +1,168 @@
+//! The shop as a function from request to response, over any [`Backend`]: sessions, CSRF,
+//! routing, error pages and headers. The Spin entry point only does I/O around it.
+use shop_contract::carts::{ops as carts_ops, Cart, CartRef};
+use shop_contract::{ErrorCode, ShopError};
+
+use crate::assets;
+use crate::backend::{Backend, Service};
+use crate::csrf::{self, Provenance};
+use crate::forms::Form;
+use crate::http::{Incoming, Outgoing};
+use crate::router::{Route, Verb};
+use crate::routes;
+use crate::session::{random_token, Session};
+use crate::views::errors;
+use crate::views::layout::{self, Chrome, Section};
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Adds `Secure` to cookies (the shop is served over HTTPS).
+    pub secure_cookies: bool,
+    /// The current year and month (UTC), for card expiry checks and the expiry selector.
+    pub today: (u32, u32),
+}
+
+/// One request being answered: who asks, and with what.
+pub struct Ctx<'a, B> {
+    pub backend: &'a B,
+    pub session: &'a Session,
+    pub req: &'a Incoming,
+    pub config: &'a Config,
+    /// The decoded query string.
+    pub query: Form,
+    /// The decoded body of a POST (empty otherwise).
+    pub form: Form,
+}
+
+impl<B: Backend> Ctx<'_, B> {
+    pub async fn cart(&self) -> Result<Cart, ShopError> {
+        self.backend.call(Service::Carts, carts_ops::get_cart, &CartRef { session: self.session.id.clone() }).await
+    }
+
+    /// The header's item count; a cart that can't be read must not take the page down with it.
+    pub async fn cart_count(&self) -> Option<u32> {
+        self.cart().await.ok().map(|c| c.item_count)
+    }
+
+    pub fn chrome(&self, cart_count: Option<u32>, section: Section) -> Chrome {
+        Chrome { cart_count, section, ..Chrome::default() }
+    }
+
+    pub fn page(&self, status: u16, chrome: &Chrome, title: &str, content: maud::Markup) -> Outgoing {
+        Outgoing::html(status, layout::page(chrome, title, content))
+    }
+
+    pub fn csrf(&self) -> &str {
+        &self.session.csrf
+    }
+}
+
+/// What a page handler answers: a response, or an error to show as an error page.
+pub type PageResult = Result<Outgoing, ShopError>;
+
+pub async fn respond<B: Backend>(backend: &B, config: &Config, req: &Incoming, body_too_large: bool) -> Outgoing {
+    let verb = Verb::parse(&req.method);
+    let route = Route::resolve(verb, &req.path);
+    let mut out = match &route {
+        Route::Static(name) => static_file(name, req),
+        operator if operator.is_operator_api() => routes::admin::respond(backend, operator, req, body_too_large).await,
+        _ => {
+            let cookies: Vec<&str> = req.header_values("cookie").collect();
+            let cookie_header = (!cookies.is_empty()).then(|| cookies.join("; "));
+            let session = Session::from_cookie_header(cookie_header.as_deref(), config.secure_cookies, random_token);
+            let mut out = with_session(backend, config, req, &session, route, verb, body_too_large).await;
+            for cookie in &session.set_cookies {
+                out.headers.push(("set-cookie".into(), cookie.clone()));
+            }
+            out
+        }
+    };
+    if verb == Verb::Head {
+        out.body.clear();
+    }
+    out.secured()
+}
+
+async fn with_session<B: Backend>(
+    backend: &B,
+    config: &Config,
+    req: &Incoming,
+    session: &Session,
+    route: Route,
+    verb: Verb,
+    body_too_large: bool,
+) -> Outgoing {
+    let bare = Chrome::default();
+    let Ok(query) = Form::parse(req.query.as_bytes()) else {
+        return errors::bad_request(&bare, "That link looks damaged. Please go back and try again.");
+    };
+    let mut ctx = Ctx { backend, session, req, config, query, form: Form::default() };
+    if verb == Verb::Post {
+        if body_too_large {
+            return errors::too_large(&bare);
+        }
+        let hosts: Vec<&str> = req.header_values("host").chain(req.header_values("x-forwarded-host")).collect();
+        let provenance = Provenance { sec_fetch_site: req.header("sec-fetch-site"), origin: req.header("origin"), hosts: &hosts };
+        let form = Form::parse(&req.body);
+        let token_ok = form.as_ref().is_ok_and(|f| csrf::token_matches(&session.csrf, f.get(csrf::FIELD)));
+        if !csrf::same_origin(provenance) || !token_ok {
+            let count = ctx.cart_count().await;
+            return errors::form_expired(&ctx.chrome(count, Section::Other));
+        }
+        match form {
+            Ok(form) => ctx.form = form,
+            Err(_) => return errors::bad_request(&bare, "We couldn't read that form. Please go back and try again."),
+        }
+    }
+    let result = match route {
+        Route::Home => routes::home::page(&ctx).await,
+        Route::Product(sku) => routes::product::page(&ctx, &sku).await,
+        Route::Cart => routes::cart::page(&ctx).await,
+        Route::CartAdd => routes::cart::add(&ctx).await,
+        Route::CartUpdate => routes::cart::update(&ctx).await,
+        Route::CartRemove => routes::cart::remove(&ctx).await,
+        Route::CheckoutForm => routes::checkout::form(&ctx).await,
+        Route::PlaceOrder => routes::checkout::place(&ctx).await,
+        Route::Order(id) => routes::orders::order(&ctx, &id).await,
+        Route::Orders => routes::orders::list(&ctx).await,
+        Route::MethodNotAllowed { allow } => Ok(errors::method_not_allowed(&bare, allow)),
+        Route::NotFound | Route::Static(_) | Route::AdminMigrate | Route::AdminCreateProduct | Route::AdminUpdateProduct(_) => {
+            let count = ctx.cart_count().await;
+            Ok(errors::page_not_found(&ctx.chrome(count, Section::Other)))
+        }
+    };
+    result.unwrap_or_else(|e| error_page(&e))
+}
+
+/// The page for an error no handler dealt with itself. A service being down is a 503; nothing
+/// a shopper can type ends in a 500.
+pub fn error_page(e: &ShopError) -> Outgoing {
+    let bare = Chrome::default();
+    match e.code {
+        ErrorCode::NotFound => errors::page_not_found(&bare),
+        ErrorCode::BadRequest | ErrorCode::Unprocessable | ErrorCode::Conflict | ErrorCode::PaymentDeclined => {
+            errors::bad_request(&bare, &e.message)
+        }
+        ErrorCode::PayloadTooLarge => errors::too_large(&bare),
+        ErrorCode::MethodNotAllowed => errors::method_not_allowed(&bare, "GET, HEAD"),
+        ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::Unauthorized => errors::unavailable(&bare),
+    }
+}
+
+fn static_file(name: &str, req: &Incoming) -> Outgoing {
+    match assets::lookup(name) {
+        None => errors::page_not_found(&Chrome::default()),
+        Some(asset) => {
+            let headers = vec![
+                ("content-type".to_string(), asset.content_type.to_string()),
+                ("cache-control".to_string(), assets::CACHE_CONTROL.to_string()),
+                ("etag".to_string(), asset.etag.clone()),
+            ];
+            if assets::not_modified(req.header("if-none-match"), &asset.etag) {
+                Outgoing { status: 304, headers, body: Vec::new() }
+            } else {
+                Outgoing { status: 200, headers, body: asset.body.into_bytes() }
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Which page a method and path ask for. Pure, so every route is unit-tested natively.
+
+/// A request method, as far as routing cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    /// Answered like GET, without a body.
+    Head,
+    Post,
+    /// Only the operator API uses it.
+    Put,
+    Other,
+}
+
+impl Verb {
+    pub fn parse(method: &str) -> Verb {
+        match method {
+            "GET" => Verb::Get,
+            "HEAD" => Verb::Head,
+            "POST" => Verb::Post,
+            "PUT" => Verb::Put,
+            _ => Verb::Other,
+        }
+    }
+}
+
+/// Every page and action of the shop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Home,
+    /// The raw path segment; it is validated as a SKU by the page (an invalid one is a 404).
+    Product(String),
+    Cart,
+    CartAdd,
+    CartUpdate,
+    CartRemove,
+    CheckoutForm,
+    PlaceOrder,
+    Order(String),
+    Orders,
+    /// `POST /admin/migrate`: the operator API (bearer token, JSON; no session, no CSRF).
+    AdminMigrate,
+    /// `POST /admin/products`: create a product.
+    AdminCreateProduct,
+    /// `PUT /admin/products/<sku>`: replace a product.
+    AdminUpdateProduct(String),
+    /// `/static/<name>`; unknown names are a 404.
+    Static(String),
+    NotFound,
+    /// The path exists but not for this method; `allow` is the `Allow` header value.
+    MethodNotAllowed { allow: &'static str },
+}
+
+impl Route {
+    pub fn resolve(verb: Verb, path: &str) -> Route {
+        let readable = matches!(verb, Verb::Get | Verb::Head);
+        let page = |route: Route| if readable { route } else { Route::MethodNotAllowed { allow: "GET, HEAD" } };
+        let action = |route: Route| if verb == Verb::Post { route } else { Route::MethodNotAllowed { allow: "POST" } };
+        match path {
+            "/" => page(Route::Home),
+            "/cart" => page(Route::Cart),
+            "/orders" => page(Route::Orders),
+            "/cart/add" => action(Route::CartAdd),
+            "/cart/update" => action(Route::CartUpdate),
+            "/cart/remove" => action(Route::CartRemove),
+            "/admin/migrate" => action(Route::AdminMigrate),
+            "/admin/products" => action(Route::AdminCreateProduct),
+            "/checkout" => match verb {
+                Verb::Get | Verb::Head => Route::CheckoutForm,
+                Verb::Post => Route::PlaceOrder,
+                Verb::Put | Verb::Other => Route::MethodNotAllowed { allow: "GET, HEAD, POST" },
+            },
+            _ => {
+                if let Some(name) = path.strip_prefix("/static/") {
+                    return page(Route::Static(name.to_string()));
+                }
+                if path == "/favicon.ico" {
+                    return page(Route::Static("favicon.ico".to_string()));
+                }
+                if let Some(sku) = single_segment(path, "/admin/products/") {
+                    return match verb {
+                        Verb::Put => Route::AdminUpdateProduct(sku.to_string()),
+                        _ => Route::MethodNotAllowed { allow: "PUT" },
+                    };
+                }
+                match single_segment(path, "/product/").map(|s| Route::Product(s.to_string())) {
+                    Some(route) => page(route),
+                    None => match single_segment(path, "/order/") {
+                        Some(id) => page(Route::Order(id.to_string())),
+                        None => Route::NotFound,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Routes that answer with a shop page (and so need a session); static files do not.
+    pub fn needs_session(&self) -> bool {
+        !matches!(self, Route::Static(_)) && !self.is_operator_api()
+    }
+
+    /// The operator's JSON API: authenticated by a bearer token, not by the session cookie.
+    pub fn is_operator_api(&self) -> bool {
+        matches!(self, Route::AdminMigrate | Route::AdminCreateProduct | Route::AdminUpdateProduct(_))
+    }
+}
+
+/// The one non-empty segment after `prefix`, e.g. `/product/MUG-1` → `MUG-1`.
+fn single_segment<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    path.strip_prefix(prefix).filter(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_actions() {
+        assert_eq!(Route::resolve(Verb::Get, "/"), Route::Home);
+        assert_eq!(Route::resolve(Verb::Head, "/cart"), Route::Cart);
+        assert_eq!(Route::resolve(Verb::Get, "/product/MUG-TEAL"), Route::Product("MUG-TEAL".into()));
+        assert_eq!(Route::resolve(Verb::Get, "/order/ORD-ABC"), Route::Order("ORD-ABC".into()));
+        assert_eq!(Route::resolve(Verb::Get, "/orders"), Route::Orders);
+        assert_eq!(Route::resolve(Verb::Get, "/checkout"), Route::CheckoutForm);
+        assert_eq!(Route::resolve(Verb::Post, "/checkout"), Route::PlaceOrder);
+        assert_eq!(Route::resolve(Verb::Post, "/cart/add"), Route::CartAdd);
+        assert_eq!(Route::resolve(Verb::Post, "/cart/update"), Route::CartUpdate);
+        assert_eq!(Route::resolve(Verb::Post, "/cart/remove"), Route::CartRemove);
+        assert_eq!(Route::resolve(Verb::Post, "/admin/migrate"), Route::AdminMigrate);
+        assert_eq!(Route::resolve(Verb::Post, "/admin/products"), Route::AdminCreateProduct);
+        assert_eq!(Route::resolve(Verb::Put, "/admin/products/MUG-1"), Route::AdminUpdateProduct("MUG-1".into()));
+        assert_eq!(Route::resolve(Verb::Get, "/admin/products/MUG-1"), Route::MethodNotAllowed { allow: "PUT" });
+        assert!(!Route::AdminMigrate.needs_session());
+        assert_eq!(Route::resolve(Verb::Get, "/static/shop.css"), Route::Static("shop.css".into()));
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow() {
+        assert_eq!(Route::resolve(Verb::Get, "/cart/add"), Route::MethodNotAllowed { allow: "POST" });
+        assert_eq!(Route::resolve(Verb::Post, "/"), Route::MethodNotAllowed { allow: "GET, HEAD" });
+        assert_eq!(
+            Route::resolve(Verb::Other, "/checkout"),
+            Route::MethodNotAllowed { allow: "GET, HEAD, POST" }
+        );
+    }
+
+    #[test]
+    fn anything_else_is_not_found() {
+        for path in ["/product/", "/product/a/b", "/order/", "/cart/", "/nope", "", "//", "/Cart"] {
+            assert_eq!(Route::resolve(Verb::Get, path), Route::NotFound, "{path}");
+        }
+        assert!(!Route::resolve(Verb::Get, "/static/x").needs_session());
+        assert!(Route::resolve(Verb::Get, "/nope").needs_session());
+    }
+}

@@ -1,0 +1,149 @@
+//! `/checkout`: the form (GET) and placing the order (POST).
+//!
+//! Entries are checked here first with shop-domain's parsers, so most mistakes are shown without
+//! calling checkout at all; checkout checks again and its field errors land beside the same
+//! inputs. The card number and security code are never written back into the page.
+use shop_contract::checkout::{ops, PlaceOrderRequest};
+use shop_contract::{Address, CardDetails, ErrorCode, ShopError};
+use shop_domain::card_details::parse_card_details;
+use shop_domain::{AddressInput, EmailAddress, IdempotencyKey, YearMonth};
+
+use crate::app::{Ctx, PageResult};
+use crate::backend::{Backend, Service};
+use crate::http::Outgoing;
+use crate::routes::cart::load_summary;
+use crate::session::random_token;
+use crate::views::cart::Notice;
+use crate::views::checkout::{self as view, CheckoutForm};
+use crate::views::layout::Section;
+use crate::views::orders::order_url;
+
+pub async fn form<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
+    let form = CheckoutForm { attempt: random_token(), country: "US".into(), ..CheckoutForm::default() };
+    render_with_summary(ctx, &form, 200).await
+}
+
+/// The form with the priced cart beside it (two calls: the cart, its products).
+async fn render_with_summary<B: Backend>(ctx: &Ctx<'_, B>, form: &CheckoutForm, status: u16) -> PageResult {
+    let cart = ctx.cart().await?;
+    let summary = load_summary(ctx, &cart).await?;
+    if summary.item_count == 0 {
+        return Ok(Outgoing::see_other("/cart"));
+    }
+    let chrome = ctx.chrome(Some(cart.item_count), Section::Other);
+    let body = view::render(form, Some(&summary), Some(cart.item_count), ctx.csrf(), ctx.config.today.0);
+    Ok(ctx.page(status, &chrome, "Checkout", body))
+}
+
+/// The form after checkout refused the order (one more call: the cart, for its item count).
+async fn render_after_refusal<B: Backend>(ctx: &Ctx<'_, B>, form: &CheckoutForm, status: u16) -> PageResult {
+    let count = ctx.cart_count().await;
+    let chrome = ctx.chrome(count, Section::Other);
+    let body = view::render(form, None, count, ctx.csrf(), ctx.config.today.0);
+    Ok(ctx.page(status, &chrome, "Checkout", body))
+}
+
+/// What was typed, to show again; the next rendering gets a new attempt id.
+fn entries<B>(ctx: &Ctx<'_, B>) -> CheckoutForm {
+    let f = &ctx.form;
+    let text = |name: &str| f.text(name).trim().chars().take(300).collect::<String>();
+    CheckoutForm {
+        attempt: random_token(),
+        email: text("email"),
+        name: text("name"),
+        street: text("street"),
+        city: text("city"),
+        postal_code: text("postal_code"),
+        country: text("country"),
+        expiry_month: text("expiry_month"),
+        expiry_year: text("expiry_year"),
+        errors: Vec::new(),
+        alert: None,
+    }
+}
+
+/// The checked order request, or the form with every problem marked.
+pub fn validate(form: &mut CheckoutForm, card_number: &str, cvv: &str, today: (u32, u32)) -> Option<(String, Address, CardDetails)> {
+    let email = EmailAddress::parse(&form.email).map_err(|e| form.add_error("email", &e.to_string())).ok();
+    let address = shop_domain::Address::parse(AddressInput {
+        name: form.name.clone(),
+        street: form.street.clone(),
+        city: form.city.clone(),
+        postal_code: form.postal_code.clone(),
+        country: form.country.clone(),
+    })
+    .map_err(|errors| errors.iter().for_each(|e| form.add_error(&e.field, &e.message)))
+    .ok();
+    let year_month = YearMonth::new(u16::try_from(today.0).unwrap_or(u16::MAX), u8::try_from(today.1).unwrap_or(1));
+    let month = form.expiry_month.parse::<u32>().ok().filter(|m| (1..=12).contains(m));
+    let year = form.expiry_year.parse::<u32>().ok();
+    let card = match (month, year) {
+        (Some(month), Some(year)) => parse_card_details(card_number, month, year, cvv, year_month)
+            .map(|card| (card, month, year))
+            .map_err(|errors| errors.iter().for_each(|e| form.add_error(&format!("card.{}", e.field), &e.message)))
+            .ok(),
+        _ => {
+            form.add_error("expiry", "Choose the expiry month and year shown on your card");
+            // Still check the number and code, with a stand-in expiry, so all problems show at once.
+            let stand_in = today.0.saturating_add(1);
+            if let Err(errors) = parse_card_details(card_number, 12, stand_in, cvv, year_month) {
+                errors.iter().filter(|e| e.field != "expiry").for_each(|e| form.add_error(&format!("card.{}", e.field), &e.message));
+            }
+            None
+        }
+    };
+    let (email, address, (card, month, year)) = (email?, address?, card?);
+    let address = Address {
+        name: address.name().to_string(),
+        street: address.street().to_string(),
+        city: address.city().to_string(),
+        postal_code: address.postal_code().to_string(),
+        country: address.country().code().to_string(),
+    };
+    let year = if year < 100 { year + 2000 } else { year };
+    let card = CardDetails {
+        number: card.number().expose_digits().to_string(),
+        expiry_month: month,
+        expiry_year: year,
+        cvv: card.cvv().expose_secret().to_string(),
+    };
+    Some((email.as_str().to_string(), address, card))
+}
+
+pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
+    let Ok(attempt) = IdempotencyKey::parse(ctx.form.text("attempt")) else {
+        return Err(ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again."));
+    };
+    let mut form = entries(ctx);
+    let Some((email, address, card)) =
+        validate(&mut form, ctx.form.text("card_number"), ctx.form.text("cvv"), ctx.config.today)
+    else {
+        return render_with_summary(ctx, &form, 400).await;
+    };
+    let req = PlaceOrderRequest { session: ctx.session.id.clone(), attempt_id: attempt.to_string(), email, address, card };
+    let e = match ctx.backend.call(Service::Checkout, ops::place_order, &req).await {
+        Ok(order) => return Ok(Outgoing::see_other(&format!("{}?placed=1", order_url(&order.order_id)))),
+        Err(e) => e,
+    };
+    match e.code {
+        ErrorCode::PaymentDeclined => {
+            let reason = e.message.trim_end_matches('.');
+            form.alert = Some((
+                "Your payment didn't go through".into(),
+                format!("{reason}. Nothing was charged and no order was placed. Check the card details, or use a different card."),
+            ));
+            render_after_refusal(ctx, &form, 402).await
+        }
+        ErrorCode::Unprocessable => Ok(Outgoing::see_other(&Notice::NothingToOrder.url(None))),
+        ErrorCode::BadRequest | ErrorCode::Conflict | ErrorCode::NotFound => {
+            if e.fields.is_empty() {
+                let title = if e.code == ErrorCode::Conflict { "Your cart changed" } else { "We couldn't place your order" };
+                form.alert = Some((title.into(), format!("{} Please check the details and place your order again.", e.message)));
+            } else {
+                e.fields.iter().for_each(|f| form.add_error(&f.field, &f.message));
+            }
+            render_after_refusal(ctx, &form, e.status()).await
+        }
+        _ => Err(e),
+    }
+}

@@ -1,0 +1,98 @@
+//! The page shell every shop page shares: head, header (brand, search, categories, cart) and footer.
+use maud::{html, Markup, DOCTYPE};
+use shop_domain::catalog::Category;
+
+use crate::assets::CSS_ETAG;
+use crate::views::format;
+
+/// The shop's name, shown in the header and every title.
+pub const SHOP_NAME: &str = "Wasm Goods";
+
+/// What the header shows besides the fixed links.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    /// Items in the cart; `None` when the cart could not be read (the link still works).
+    pub cart_count: Option<u32>,
+    /// The current search text, kept in the search box.
+    pub search: String,
+    /// The category being browsed, marked in the category bar.
+    pub category: Option<Category>,
+    /// Which top-level page this is, for `aria-current`.
+    pub section: Section,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Section {
+    #[default]
+    Other,
+    Catalog,
+    Cart,
+    Orders,
+}
+
+pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
+    let current = |s: Section| (chrome.section == s).then_some("page");
+    let all_current = (chrome.section == Section::Catalog && chrome.category.is_none() && chrome.search.is_empty())
+        .then_some("page");
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (SHOP_NAME) }
+                meta name="description" content="Wasm Goods: mugs, tees, notebooks, lamps and other small things, well made.";
+                link rel="stylesheet" href={ "/static/shop.css?v=" (format!("{CSS_ETAG:016x}")) };
+                link rel="icon" type="image/svg+xml" href="/static/favicon.svg";
+            }
+            body {
+                a.skip-link href="#main" { "Skip to main content" }
+                header.site-header {
+                    div.wrap.header-row {
+                        a.brand href="/" {
+                            span.brand-mark aria-hidden="true" { "W" }
+                            (SHOP_NAME)
+                        }
+                        form.search role="search" action="/" method="get" {
+                            label.visually-hidden for="site-search" { "Search products" }
+                            input #site-search type="search" name="q" value=(chrome.search) maxlength="100"
+                                placeholder="Search mugs, tees, lamps…" autocomplete="off";
+                            button type="submit" { "Search" }
+                        }
+                        nav.header-links aria-label="Your shopping" {
+                            a href="/orders" aria-current=[current(Section::Orders)] { "Your orders" }
+                            a.cart-link href="/cart" aria-current=[current(Section::Cart)] {
+                                "Cart"
+                                @if let Some(n) = chrome.cart_count {
+                                    span.cart-count aria-hidden="true" { (n) }
+                                    span.visually-hidden { ", " (format::count(n, "item", "items")) }
+                                }
+                            }
+                        }
+                    }
+                    nav.categories aria-label="Categories" {
+                        div.wrap {
+                            ul {
+                                li { a href="/" aria-current=[all_current] { "All products" } }
+                                @for c in Category::ALL {
+                                    li {
+                                        a href={ "/?category=" (c.slug()) }
+                                            aria-current=[(chrome.category == Some(c)).then_some("page")] { (c.name()) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                main #main tabindex="-1" {
+                    div.wrap { (content) }
+                }
+                footer.site-footer {
+                    div.wrap {
+                        p { (SHOP_NAME) " · Small things, well made. Free returns within 30 days · Secure checkout." }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Small pieces several pages use.
+use maud::{html, Markup};
+use shop_contract::Product;
+use shop_domain::catalog::{Category, ProductImage};
+
+use crate::csrf;
+use crate::views::format;
+
+/// URL of a product picture; an unknown picture name falls back to a neutral one.
+pub fn image_url(image: &str) -> String {
+    let name = ProductImage::parse(image).map_or_else(|_| "tote-slate".to_string(), |i| i.to_string());
+    format!("/static/img/{name}.svg")
+}
+
+pub fn product_url(sku: &str) -> String {
+    format!("/product/{}", crate::forms::encode_component(sku))
+}
+
+/// The shopper-facing name of a category slug (unknown slugs are shown as stored).
+pub fn category_name(slug: &str) -> String {
+    Category::parse(slug).map_or_else(|_| slug.to_string(), |c| c.name().to_string())
+}
+
+/// A product in a grid: picture, name (linking to its page), category, price.
+pub fn product_card(p: &Product) -> Markup {
+    html! {
+        article.card {
+            img src=(image_url(&p.image)) alt=(p.name) width="240" height="240" loading="lazy";
+            div.card-body {
+                h2 { a href=(product_url(&p.sku)) { (p.name) } }
+                span.category { (category_name(&p.category)) }
+                span.price { (format::price(&p.price)) }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF token every POST form carries.
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
+}
+
+/// A green notice (something worked) or a red alert (something needs attention).
+pub fn notice(text: &str) -> Markup {
+    html! { div.notice role="status" { p { (text) } } }
+}
+
+pub fn alert(title: &str, text: &str) -> Markup {
+    html! {
+        div.alert role="alert" {
+            h2 { (title) }
+            p { (text) }
+        }
+    }
+}
+
+/// The error message beside a field, linked to the input with `aria-describedby`.
+pub fn field_error(id: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(message) = error {
+            p.field-error id={ (id) "-error" } { (message) }
+        }
+    }
+}
+
+/// `aria-describedby` value for an input with an optional error and hint.
+pub fn described_by(id: &str, error: Option<&str>, hint: bool) -> Option<String> {
+    let mut ids = Vec::new();
+    if hint {
+        ids.push(format!("{id}-hint"));
+    }
+    if error.is_some() {
+        ids.push(format!("{id}-error"));
+    }
+    (!ids.is_empty()).then(|| ids.join(" "))
+}

@@ -1,0 +1,177 @@
+//! The payment operations: `charge` and `refund`.
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+use shop_contract::payment::{ChargeRequest, Receipt, RefundReceipt, RefundRequest};
+use shop_contract::{ErrorCode, FieldError, ShopError};
+use shop_domain::card::test_card_outcome;
+use shop_domain::card_details::parse_card_details;
+use shop_domain::validation::clean_text;
+use shop_domain::{Card, ChargeDecision, Currency, IdempotencyKey, Money, TransactionId, YearMonth};
+
+use crate::ledger::Ledger;
+
+/// Longest refund reason kept, in characters.
+const REASON_MAX: usize = 500;
+
+/// A charge request that passed validation.
+struct ValidCharge {
+    key: IdempotencyKey,
+    amount: Money,
+    card: Card,
+}
+
+/// Charges a card once per idempotency key.
+///
+/// A repeated key answers with the stored receipt (409 if the amount differs). Two concurrent
+/// requests with one key race on `SET NX`: the winner's receipt is the only charge, the loser
+/// answers with it. Declined test cards answer 402 and record nothing.
+pub async fn charge(req: ChargeRequest) -> Result<Receipt, ShopError> {
+    let charge = validate_charge(&req)?;
+    let ledger = Ledger::open()?;
+    if let Some(earlier) = ledger.charge(&charge.key)? {
+        return replay(&ledger, earlier, &charge);
+    }
+    if let ChargeDecision::Declined(reason) = test_card_outcome(charge.card.number()) {
+        log("charge declined", &charge, [("reason", json!(reason.code()))]);
+        return Err(ShopError::new(ErrorCode::PaymentDeclined, reason.message()));
+    }
+    let receipt = Receipt {
+        transaction_id: TransactionId::from_random(*uuid::Uuid::new_v4().as_bytes()).to_string(),
+        amount: contract_money(charge.amount),
+        card_brand: charge.card.brand().name().to_string(),
+        card_last4: charge.card.last4().to_string(),
+    };
+    // The transaction is written first under its fresh, unique id; claiming the key then
+    // decides whether it happened. A loser removes its transaction and answers with the winner's.
+    ledger.save_transaction(&receipt)?;
+    if ledger.claim_charge(&charge.key, &receipt)? {
+        log("charge approved", &charge, [("transaction_id", json!(receipt.transaction_id))]);
+        return Ok(receipt);
+    }
+    ledger.forget_transaction(&receipt.transaction_id);
+    match ledger.charge(&charge.key)? {
+        Some(winner) => replay(&ledger, winner, &charge),
+        // The winner's record vanished between the two commands (expired): let the caller retry.
+        None => Err(ShopError::unavailable("The charge could not be recorded; try again")),
+    }
+}
+
+/// Answers a repeated idempotency key with the earlier receipt, if it was for the same amount.
+fn replay(ledger: &Ledger, earlier: Receipt, charge: &ValidCharge) -> Result<Receipt, ShopError> {
+    if earlier.amount != contract_money(charge.amount) {
+        let earlier_amount = Currency::parse(&earlier.amount.currency)
+            .ok()
+            .and_then(|c| Money::new(earlier.amount.minor, c).ok())
+            .map_or_else(|| format!("{} {}", earlier.amount.minor, earlier.amount.currency), |m| m.format());
+        return Err(ShopError::conflict(format!(
+            "This idempotency key was already used for a charge of {earlier_amount}"
+        )));
+    }
+    // Heals a charge whose transaction record was lost (e.g. the service stopped in between).
+    let id = TransactionId::parse(&earlier.transaction_id)
+        .map_err(|_| ShopError::internal("A stored receipt has an invalid transaction id"))?;
+    if ledger.transaction(&id)?.is_none() {
+        ledger.save_transaction(&earlier)?;
+    }
+    Ok(earlier)
+}
+
+/// Refunds a transaction in full, once: a second refund answers with the first refund receipt.
+pub async fn refund(req: RefundRequest) -> Result<RefundReceipt, ShopError> {
+    let mut errors = Vec::new();
+    let id = TransactionId::parse(&req.transaction_id)
+        .map_err(|e| errors.push(FieldError::new("transaction_id", e.to_string())))
+        .ok();
+    // The reason is optional; when given it is stored in logs, so it must be clean text.
+    let reason = match req.reason.trim() {
+        "" => Some(String::new()),
+        text => clean_text(text, REASON_MAX)
+            .map_err(|e| errors.push(FieldError::new("reason", e.message("Reason"))))
+            .ok(),
+    };
+    let (Some(id), Some(reason)) = (id, reason) else {
+        return Err(ShopError::invalid_fields(errors));
+    };
+
+    let ledger = Ledger::open()?;
+    let Some(charged) = ledger.transaction(&id)? else {
+        return Err(ShopError::not_found(format!("There is no transaction {id}")));
+    };
+    if let Some(earlier) = ledger.refund(&id)? {
+        return Ok(earlier);
+    }
+    let refund = RefundReceipt {
+        refund_id: format!("rfd_{}", uuid::Uuid::new_v4().simple()),
+        transaction_id: id.to_string(),
+        amount: charged.amount,
+    };
+    if ledger.claim_refund(&refund)? {
+        let mut fields = Map::new();
+        fields.insert("refund_id".into(), json!(refund.refund_id));
+        fields.insert("transaction_id".into(), json!(refund.transaction_id));
+        fields.insert("amount_minor".into(), json!(refund.amount.minor));
+        fields.insert("currency".into(), json!(refund.amount.currency));
+        fields.insert("reason".into(), json!(reason));
+        shop_spin::log::line("info", "refund", fields);
+        return Ok(refund);
+    }
+    ledger
+        .refund(&id)?
+        .ok_or_else(|| ShopError::unavailable("The refund could not be recorded; try again"))
+}
+
+/// Checks every field, reporting all problems at once (`idempotency_key`, `amount.*`, `card.*`).
+fn validate_charge(req: &ChargeRequest) -> Result<ValidCharge, ShopError> {
+    let mut errors = Vec::new();
+    let key = IdempotencyKey::parse(&req.idempotency_key)
+        .map_err(|e| errors.push(FieldError::new("idempotency_key", e.to_string())))
+        .ok();
+    let amount = match Currency::parse(&req.amount.currency) {
+        Err(e) => {
+            errors.push(FieldError::new("amount.currency", e.to_string()));
+            None
+        }
+        Ok(_) if req.amount.minor <= 0 => {
+            errors.push(FieldError::new("amount.minor", "The amount must be more than zero"));
+            None
+        }
+        Ok(currency) => Money::new(req.amount.minor, currency).ok(),
+    };
+    let c = &req.card;
+    let card = parse_card_details(&c.number, c.expiry_month, c.expiry_year, &c.cvv, this_month())
+        .map_err(|card_errors| {
+            errors.extend(card_errors.into_iter().map(|e| FieldError::new(format!("card.{}", e.field), e.message)))
+        })
+        .ok();
+    match (key, amount, card) {
+        (Some(key), Some(amount), Some(card)) => Ok(ValidCharge { key, amount, card }),
+        _ => Err(ShopError::invalid_fields(errors)),
+    }
+}
+
+fn contract_money(m: Money) -> shop_contract::Money {
+    shop_contract::Money { minor: m.minor(), currency: m.currency().code().to_string() }
+}
+
+/// The current month in UTC, which card expiry dates are checked against.
+fn this_month() -> YearMonth {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let (year, month, _) = shop_spin::log::civil_from_days(days);
+    YearMonth::new(u16::try_from(year).unwrap_or(u16::MAX), u8::try_from(month).unwrap_or(1))
+}
+
+/// One log line about a charge; the card appears only as brand and last four digits.
+fn log<const N: usize>(msg: &str, charge: &ValidCharge, extra: [(&str, Value); N]) {
+    let mut fields = Map::new();
+    fields.insert("idempotency_key".into(), json!(charge.key.as_str()));
+    fields.insert("amount_minor".into(), json!(charge.amount.minor()));
+    fields.insert("currency".into(), json!(charge.amount.currency().code()));
+    fields.insert("card_brand".into(), json!(charge.card.brand().code()));
+    fields.insert("card_last4".into(), json!(charge.card.last4()));
+    for (k, v) in extra {
+        fields.insert(k.into(), v);
+    }
+    shop_spin::log::line("info", msg, fields);
+}

@@ -1,0 +1,91 @@
+//! The processor's records in Redis (keys under the shop's prefix):
+//!
+//! - `charge:<idempotency key>` → the receipt, for 24 hours: the idempotency record;
+//! - `txn:<transaction id>` → the receipt, for 90 days: what refunds look up;
+//! - `refund:<transaction id>` → the refund receipt, for 90 days: one refund per charge.
+use serde::{de::DeserializeOwned, Serialize};
+use shop_contract::payment::{Receipt, RefundReceipt};
+use shop_contract::ShopError;
+use shop_domain::{IdempotencyKey, TransactionId};
+use shop_spin::store::Redis;
+use spin_sdk::redis::RedisParameter;
+
+/// How long a charge's idempotency key is remembered.
+const CHARGE_KEY_TTL_SECONDS: i64 = 24 * 60 * 60;
+/// How long a transaction can be refunded (and a refund is remembered).
+const TRANSACTION_TTL_SECONDS: i64 = 90 * 24 * 60 * 60;
+
+pub struct Ledger {
+    redis: Redis,
+}
+
+impl Ledger {
+    pub fn open() -> Result<Self, ShopError> {
+        Ok(Ledger { redis: Redis::open()? })
+    }
+
+    /// The receipt of the charge made with `key`, if any.
+    pub fn charge(&self, key: &IdempotencyKey) -> Result<Option<Receipt>, ShopError> {
+        self.read(&format!("charge:{key}"))
+    }
+
+    /// Records `receipt` as the charge for `key`, unless another charge got there first (false).
+    pub fn claim_charge(&self, key: &IdempotencyKey, receipt: &Receipt) -> Result<bool, ShopError> {
+        let name = self.redis.key(&format!("charge:{key}"));
+        self.redis.set_nx(&name, &encode(receipt), Some(CHARGE_KEY_TTL_SECONDS))
+    }
+
+    /// The receipt of a transaction, if it exists.
+    pub fn transaction(&self, id: &TransactionId) -> Result<Option<Receipt>, ShopError> {
+        self.read(&format!("txn:{id}"))
+    }
+
+    /// Stores (or re-stores) a transaction so it can be refunded.
+    pub fn save_transaction(&self, receipt: &Receipt) -> Result<(), ShopError> {
+        let name = self.redis.key(&format!("txn:{}", receipt.transaction_id));
+        self.redis
+            .exec(
+                "SET",
+                &[
+                    RedisParameter::Binary(name.into_bytes()),
+                    RedisParameter::Binary(encode(receipt)),
+                    RedisParameter::Binary(b"EX".to_vec()),
+                    RedisParameter::Int64(TRANSACTION_TTL_SECONDS),
+                ],
+            )
+            .map(|_| ())
+    }
+
+    /// Removes a transaction that lost the race for its idempotency key (it never happened).
+    pub fn forget_transaction(&self, id: &str) {
+        let name = self.redis.key(&format!("txn:{id}"));
+        if let Err(e) = self.redis.conn.del(&[name]) {
+            shop_spin::log::error(&format!("could not remove unused transaction {id}: {e:?}"));
+        }
+    }
+
+    /// The refund of a transaction, if it was refunded.
+    pub fn refund(&self, id: &TransactionId) -> Result<Option<RefundReceipt>, ShopError> {
+        self.read(&format!("refund:{id}"))
+    }
+
+    /// Records `refund`, unless the transaction was refunded already (false).
+    pub fn claim_refund(&self, refund: &RefundReceipt) -> Result<bool, ShopError> {
+        let name = self.redis.key(&format!("refund:{}", refund.transaction_id));
+        self.redis.set_nx(&name, &encode(refund), Some(TRANSACTION_TTL_SECONDS))
+    }
+
+    fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ShopError> {
+        let Some(bytes) = self.redis.get(&self.redis.key(name))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            shop_spin::log::error(&format!("payment record `{name}` is unreadable: {e}"));
+            ShopError::internal("A stored payment record is unreadable")
+        })
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    shop_spin::json::encode(value)
+}

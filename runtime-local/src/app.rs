@@ -1,0 +1,604 @@
+//! Loading an app (manifest, variables, components) and executing requests.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use tokio::sync::oneshot;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme as WasiScheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
+
+use crate::cache::{build_engine, CacheOutcome, CompileCache};
+use crate::chaining::OutboundHttp;
+use crate::host::postgres::PgPools;
+use crate::host::redis::RedisClients;
+use crate::imports::check_component;
+use crate::limits::{Limits, EPOCH_TICK};
+use crate::manifest::{Manifest, StaticResponse, TriggerHandler};
+use crate::outbound_hosts::{service_chaining_target, AllowedHosts};
+use crate::routes::{RouteMatch, Router, WELL_KNOWN_PREFIX};
+use crate::server::Server;
+use crate::state::StoreState;
+use crate::variables::{env_snapshot, Resolver};
+
+/// Client address Spin reports for chained requests.
+const CHAINED_CLIENT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+
+/// Options for [`App::load`].
+#[derive(Clone, Debug)]
+pub struct RuntimeOptions {
+    /// Variable values that win over everything else (like `spin up --variable name=value`).
+    pub variables: HashMap<String, String>,
+    /// Read `SPIN_VARIABLE_<NAME>` from the process environment (default `true`).
+    pub env_variables: bool,
+    /// Compile cache directory; `None` = `<manifest dir>/.cache/runtime-local/`.
+    pub cache_dir: Option<PathBuf>,
+    /// Disable the on-disk compile cache.
+    pub no_cache: bool,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            variables: HashMap::new(),
+            env_variables: true,
+            cache_dir: None,
+            no_cache: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A loaded application, ready to serve. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) inner: Arc<AppInner>,
+}
+
+pub(crate) struct AppInner {
+    pub(crate) engine: Engine,
+    pub(crate) manifest: Manifest,
+    pub(crate) router: Router,
+    pub(crate) components: HashMap<String, Arc<ComponentRuntime>>,
+    /// Components that are the target of some `[[trigger.http]]` (public or private).
+    chainable: HashSet<String>,
+    pub(crate) resolver: Resolver,
+    pub(crate) limits: Limits,
+    pub(crate) pg: PgPools,
+    pub(crate) redis: RedisClients,
+    self_origin: RwLock<Option<SocketAddr>>,
+    epoch_stop: Arc<AtomicBool>,
+}
+
+impl Drop for AppInner {
+    fn drop(&mut self) {
+        self.epoch_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A component prepared for fast per-request instantiation.
+pub struct ComponentRuntime {
+    pub(crate) id: String,
+    pub(crate) pre: ProxyPre<StoreState>,
+    pub(crate) allowed_hosts: AllowedHosts,
+    environment: Vec<(String, String)>,
+}
+
+impl App {
+    /// Loads `spin.toml`, resolves variables, compiles (or loads from cache) every component that
+    /// an HTTP trigger uses, checks their imports, and pre-instantiates them.
+    ///
+    /// Fails like `spin up` would: invalid manifest, unsupported feature, required variable
+    /// without value, unknown variable in a template, invalid `allowed_outbound_hosts`,
+    /// unsupported import, missing `wasi:http/incoming-handler` export.
+    pub async fn load(manifest_path: impl AsRef<Path>, options: RuntimeOptions) -> Result<App> {
+        let started = Instant::now();
+        let manifest_path = manifest_path.as_ref();
+        let manifest = Manifest::from_file(manifest_path)?;
+
+        let env = if options.env_variables { env_snapshot() } else { HashMap::new() };
+        let mut resolver = Resolver::new(manifest.variables.clone(), options.variables.clone(), env)?;
+        for (id, c) in &manifest.components {
+            resolver.add_component(id, &c.variables).with_context(|| format!("component {id:?}"))?;
+        }
+        resolver.ensure_required_resolvable()?;
+
+        let (router, duplicates) =
+            Router::build(manifest.http_triggers.iter().enumerate().map(|(i, t)| (i, &t.route)))?;
+        if !duplicates.is_empty() {
+            tracing::error!("The following component routes are duplicates and will never be used:");
+            for d in &duplicates {
+                tracing::error!(
+                    "  {}: {} (duplicate of {})",
+                    trigger_label(&manifest, d.replaced),
+                    if d.route.is_empty() { "/" } else { &d.route },
+                    trigger_label(&manifest, d.effective)
+                );
+            }
+        }
+        if router.contains_reserved_route() {
+            tracing::error!(
+                "Routes under {WELL_KNOWN_PREFIX} are handled by the Spin runtime and will never be reached"
+            );
+        }
+
+        let chainable: HashSet<String> = manifest
+            .http_triggers
+            .iter()
+            .filter_map(|t| match &t.handler {
+                TriggerHandler::Component(c) => Some(c.clone()),
+                TriggerHandler::Static(_) => None,
+            })
+            .collect();
+
+        let limits = options.limits.clone();
+        let engine = build_engine(&limits)?;
+        let cache_dir = if options.no_cache {
+            None
+        } else {
+            Some(options.cache_dir.clone().unwrap_or_else(|| manifest.base_dir.join(".cache").join("runtime-local")))
+        };
+        let cache = CompileCache::new(cache_dir, &limits);
+
+        let mut linker: Linker<StoreState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        crate::bindings::postgres::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)?;
+        crate::bindings::redis::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)?;
+        crate::bindings::variables::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)?;
+
+        let component_ids: Vec<String> = manifest.components.keys().cloned().collect();
+        let mut components = HashMap::new();
+        for id in manifest.components.keys().filter(|id| chainable.contains(*id)) {
+            let decl = &manifest.components[id];
+            let allowed_hosts = AllowedHosts::parse(&decl.allowed_outbound_hosts, &resolver, &component_ids)
+                .with_context(|| format!("component {id:?}: invalid allowed_outbound_hosts"))?;
+            let t = Instant::now();
+            let (engine2, cache2, source) = (engine.clone(), cache.clone(), decl.source.clone());
+            let (component, outcome): (Component, CacheOutcome) =
+                tokio::task::spawn_blocking(move || cache2.load(&engine2, &source))
+                    .await?
+                    .with_context(|| format!("component {id:?}"))?;
+            check_component(&engine, &component, id)?;
+            let pre = linker
+                .instantiate_pre(&component)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component {id:?} cannot be linked"))?;
+            let pre = ProxyPre::new(pre)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component {id:?} does not export wasi:http/incoming-handler@0.2.x"))?;
+            tracing::debug!(component = %id, ?outcome, elapsed_ms = t.elapsed().as_millis() as u64, "component ready");
+            components.insert(
+                id.clone(),
+                Arc::new(ComponentRuntime {
+                    id: id.clone(),
+                    pre,
+                    allowed_hosts,
+                    environment: decl.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                }),
+            );
+        }
+
+        let epoch_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = epoch_stop.clone();
+            std::thread::Builder::new()
+                .name("runtime-local-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })?;
+        }
+
+        tracing::info!(
+            app = %manifest.application.name,
+            components = components.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "app loaded"
+        );
+        Ok(App {
+            inner: Arc::new(AppInner {
+                engine,
+                manifest,
+                router,
+                components,
+                chainable,
+                resolver,
+                limits,
+                pg: PgPools::default(),
+                redis: RedisClients::default(),
+                self_origin: RwLock::new(None),
+                epoch_stop,
+            }),
+        })
+    }
+
+    /// Starts serving on `addr` (use port 0 for an ephemeral port). Returns once listening.
+    pub async fn serve(&self, addr: SocketAddr) -> Result<Server> {
+        Server::start(self.inner.clone(), addr).await
+    }
+
+    /// The routes as `(route, component id or "static")`, in routing order.
+    pub fn routes(&self) -> Vec<(String, String)> {
+        self.inner
+            .router
+            .routes()
+            .iter()
+            .map(|(route, t)| (route.clone(), handler_label(&self.inner.manifest, *t)))
+            .collect()
+    }
+
+    /// The application name from `[application]`.
+    pub fn name(&self) -> &str {
+        &self.inner.manifest.application.name
+    }
+
+    /// Handles one request in-process, without a socket, exactly as the server would
+    /// (routing, well-known routes, spin-* headers, limits). `client_addr` is reported in
+    /// `spin-client-addr`. The response body is fully buffered.
+    pub async fn handle(&self, req: Request<Bytes>, client_addr: SocketAddr) -> Result<Response<Bytes>> {
+        let req = req.map(|b| Full::new(b).map_err(|never| match never {}).boxed_unsync());
+        let (resp, _) = self.inner.handle(req, client_addr).await?;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| anyhow!("response body error: {e}"))?.to_bytes();
+        Ok(Response::from_parts(parts, body))
+    }
+}
+
+fn trigger_label(m: &Manifest, i: usize) -> String {
+    let route = match &m.http_triggers[i].route {
+        crate::routes::RouteConfig::Route(r) => r.clone(),
+        crate::routes::RouteConfig::Private { .. } => "<private>".into(),
+    };
+    format!("{} {}", handler_label(m, i), route)
+}
+
+fn handler_label(m: &Manifest, i: usize) -> String {
+    match &m.http_triggers[i].handler {
+        TriggerHandler::Component(c) => c.clone(),
+        TriggerHandler::Static(_) => format!("{} (static)", m.http_triggers[i].id),
+    }
+}
+
+/// A response plus the component that produced it (for the request log).
+pub(crate) type Handled = (Response<HyperOutgoingBody>, Option<String>);
+
+pub(crate) fn empty_body() -> HyperOutgoingBody {
+    Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+fn full_body(b: impl Into<Bytes>) -> HyperOutgoingBody {
+    Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn status_only(status: StatusCode) -> Response<HyperOutgoingBody> {
+    let mut r = Response::new(empty_body());
+    *r.status_mut() = status;
+    r
+}
+
+impl AppInner {
+    pub(crate) fn set_self_origin(&self, addr: SocketAddr) {
+        *self.self_origin.write().unwrap() = Some(addr);
+    }
+
+    pub(crate) fn self_origin(&self) -> Option<SocketAddr> {
+        *self.self_origin.read().unwrap()
+    }
+
+    /// Spin's `HttpServer::handle`: well-known routes, routing, 404, then the trigger.
+    pub(crate) async fn handle(
+        self: &Arc<Self>,
+        mut req: Request<HyperIncomingBody>,
+        client_addr: SocketAddr,
+    ) -> Result<Handled> {
+        // strip_forbidden_headers: a Host that names a chaining host is removed.
+        if let Some(host) = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+            if service_chaining_target(host).is_some() {
+                req.headers_mut().remove(http::header::HOST);
+            }
+        }
+        let path = req.uri().path().to_string();
+        if let Some(well_known) = path.strip_prefix(WELL_KNOWN_PREFIX) {
+            return Ok((
+                match well_known {
+                    "health" => Response::new(full_body(Bytes::from_static(b"OK"))),
+                    "info" => self.app_info()?,
+                    _ => status_only(StatusCode::NOT_FOUND),
+                },
+                None,
+            ));
+        }
+        let Some(route_match) = self.router.route(&path) else {
+            return Ok((status_only(StatusCode::NOT_FOUND), None));
+        };
+        let trigger = &self.manifest.http_triggers[route_match.trigger];
+        match &trigger.handler {
+            TriggerHandler::Static(sr) => {
+                set_req_uri(&mut req)?;
+                Ok((static_response(sr)?, None))
+            }
+            TriggerHandler::Component(id) => {
+                let component = self
+                    .components
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("unknown routing destination '{id}'"))?;
+                let resp = self.handle_component(req, &route_match, client_addr, &component).await?;
+                Ok((resp, Some(id.clone())))
+            }
+        }
+    }
+
+    /// Service chaining: `http://<target>.spin.internal/...`, dispatched in-process as if the
+    /// whole path matched `/...` on the target (Spin's `RouteMatch::synthetic`).
+    pub(crate) async fn handle_chained(
+        self: &Arc<Self>,
+        target: &str,
+        req: Request<HyperIncomingBody>,
+    ) -> Result<Response<HyperOutgoingBody>> {
+        if !self.chainable.contains(target) {
+            bail!("unknown routing destination '{target}'");
+        }
+        let component = self
+            .components
+            .get(target)
+            .cloned()
+            .ok_or_else(|| anyhow!("unknown routing destination '{target}'"))?;
+        let trigger = self
+            .manifest
+            .http_triggers
+            .iter()
+            .position(|t| matches!(&t.handler, TriggerHandler::Component(c) if c == target))
+            .unwrap_or(0);
+        let route_match = RouteMatch::synthetic(trigger, req.uri().path());
+        self.handle_component(req, &route_match, CHAINED_CLIENT_ADDR, &component).await
+    }
+
+    /// Spin's `handle_trigger_route` + `WasiHttpExecutor`: set the URI, add spin-* headers,
+    /// run the component; any failure becomes an empty 500.
+    async fn handle_component(
+        self: &Arc<Self>,
+        mut req: Request<HyperIncomingBody>,
+        route_match: &RouteMatch,
+        client_addr: SocketAddr,
+        component: &Arc<ComponentRuntime>,
+    ) -> Result<Response<HyperOutgoingBody>> {
+        set_req_uri(&mut req)?;
+
+        // Request body limit (runtime-local addition; Spin has none): 413 before running anything.
+        let limit = self.limits.max_request_body_bytes;
+        let declared = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Ok(status_only(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, limit).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                return Ok(status_only(StatusCode::PAYLOAD_TOO_LARGE));
+            }
+            Err(e) => bail!("failed to read request body: {e}"),
+        };
+        let mut req = Request::from_parts(parts, Full::new(body).map_err(|never| match never {}).boxed_unsync());
+
+        if let Err(e) = prepare_headers(&mut req, route_match, client_addr) {
+            tracing::error!(component = %component.id, "Error processing request: {e:#}");
+            return Ok(status_only(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+        match self.execute(component, req).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                tracing::error!(component = %component.id, "Error processing request: {e:#}");
+                Ok(status_only(StatusCode::INTERNAL_SERVER_ERROR))
+            }
+        }
+    }
+
+    /// Instantiates the component in a fresh store and calls `wasi:http/incoming-handler`.
+    async fn execute(
+        self: &Arc<Self>,
+        component: &Arc<ComponentRuntime>,
+        req: Request<HyperIncomingBody>,
+    ) -> Result<Response<HyperOutgoingBody>> {
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout().inherit_stderr().envs(&component.environment);
+        let state = StoreState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().memory_size(self.limits.max_memory_bytes).build(),
+            outbound: OutboundHttp { app: self.clone(), component: component.clone() },
+            app: self.clone(),
+            component: component.clone(),
+            redis_connections: 0,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.limits.deadline_ticks());
+        store.epoch_deadline_trap();
+
+        let req = store.data_mut().http().new_incoming_request(WasiScheme::Http, req).map_err(anyhow::Error::from)?;
+        let (tx, rx) = oneshot::channel();
+        let out = store.data_mut().http().new_response_outparam(tx).map_err(anyhow::Error::from)?;
+        let pre = component.pre.clone();
+        let deadline = self.limits.execution_time;
+        let task = tokio::spawn(async move {
+            let run = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+            };
+            match tokio::time::timeout(deadline, run).await {
+                Ok(r) => r.map_err(anyhow::Error::from),
+                Err(_) => Err(anyhow!("request exceeded the execution deadline of {deadline:?}")),
+            }
+        });
+
+        match rx.await {
+            Ok(Ok(resp)) => {
+                let id = component.id.clone();
+                tokio::spawn(async move {
+                    match task.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::error!(component = %id, "Component error after response started: {e:#}"),
+                        Err(e) => tracing::error!(component = %id, "Component task failed after response started: {e}"),
+                    }
+                });
+                Ok(resp)
+            }
+            Ok(Err(code)) => bail!("guest responded with error code {code:?}"),
+            Err(_) => match task.await {
+                Ok(Ok(())) => bail!("guest failed to produce a response prior to returning"),
+                Ok(Err(e)) => Err(e.context("guest failed to produce a response")),
+                Err(e) => Err(anyhow!(e).context("guest task failed")),
+            },
+        }
+    }
+
+    fn app_info(&self) -> Result<Response<HyperOutgoingBody>> {
+        #[derive(serde::Serialize)]
+        struct AppInfo<'a> {
+            name: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            version: Option<&'a str>,
+        }
+        let app = &self.manifest.application;
+        let info = AppInfo {
+            name: &app.name,
+            version: (!app.version.is_empty()).then_some(app.version.as_str()),
+        };
+        let body = serde_json::to_vec_pretty(&info)?;
+        Ok(Response::builder().header("content-type", "application/json").body(full_body(body))?)
+    }
+}
+
+fn static_response(sr: &StaticResponse) -> Result<Response<HyperOutgoingBody>> {
+    let mut b = Response::builder().status(sr.status_code.unwrap_or(200));
+    for (k, v) in &sr.headers {
+        b = b.header(k, v);
+    }
+    let body = match &sr.body {
+        Some(s) => full_body(s.clone()),
+        None => empty_body(),
+    };
+    Ok(b.body(body)?)
+}
+
+/// Spin's `set_req_uri`: scheme `http` and the authority from the `Host` header or the URI.
+fn set_req_uri<B>(req: &mut Request<B>) -> Result<()> {
+    let mut parts = req.uri().clone().into_parts();
+    let header_authority = req
+        .headers()
+        .get(http::header::HOST)
+        .map(|h| -> Result<Authority> {
+            let s = h.to_str().context("'Host' header is not valid UTF-8")?;
+            s.parse().context("'Host' header contains an invalid authority")
+        })
+        .transpose()?;
+    let authority = match (header_authority, parts.authority.take()) {
+        (None, None) => bail!("no 'Host' header present in request"),
+        (None, Some(a)) | (Some(a), None) => a,
+        (Some(a1), Some(a2)) => {
+            if a1 != a2 {
+                bail!("authority in 'Host' header does not match authority in URI");
+            }
+            a1
+        }
+    };
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(authority);
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some("/".parse()?);
+    }
+    *req.uri_mut() = Uri::from_parts(parts)?;
+    Ok(())
+}
+
+/// Spin's `prepare_request`: client headers (must be UTF-8) followed by the spin-* headers.
+fn prepare_headers<B>(req: &mut Request<B>, route_match: &RouteMatch, client_addr: SocketAddr) -> Result<()> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in req.headers() {
+        let v = std::str::from_utf8(value.as_bytes())
+            .with_context(|| format!("header {name} is not valid UTF-8"))?;
+        headers.push((name.to_string(), v.to_string()));
+    }
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .map(|h| std::str::from_utf8(h.as_bytes()).map(str::to_string))
+        .transpose()?
+        .unwrap_or_else(|| "localhost".to_string());
+    let path_and_query = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let scheme = req.uri().scheme_str().unwrap_or("http").to_string();
+    headers.extend(route_match.spin_headers(&scheme, &host, path_and_query, client_addr));
+    let map: &mut HeaderMap = req.headers_mut();
+    map.clear();
+    for (n, v) in headers {
+        if let (Ok(n), Ok(v)) = (n.parse::<HeaderName>(), HeaderValue::from_bytes(v.as_bytes())) {
+            map.append(n, v);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_appended_after_client_headers() {
+        let (router, _) = Router::build([(0usize, &crate::routes::RouteConfig::Route("/api/...".into()))]).unwrap();
+        let m = router.route("/api/x").unwrap();
+        let mut req = Request::builder()
+            .uri("http://h:1/api/x?y")
+            .header("host", "h:1")
+            .header("spin-full-url", "client")
+            .body(())
+            .unwrap();
+        prepare_headers(&mut req, &m, "1.2.3.4:5".parse().unwrap()).unwrap();
+        let values: Vec<_> = req.headers().get_all("spin-full-url").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(values, vec!["client", "http://h:1/api/x?y"]);
+        assert_eq!(req.headers()["spin-path-info"], "/x");
+        assert_eq!(req.headers()["spin-client-addr"], "1.2.3.4:5");
+        assert_eq!(req.headers()["host"], "h:1");
+
+        let mut bad = Request::builder().uri("/api/x").header("x", HeaderValue::from_bytes(b"\xff").unwrap()).body(()).unwrap();
+        assert!(prepare_headers(&mut bad, &m, "1.2.3.4:5".parse().unwrap()).is_err(), "non-UTF-8 header values fail the request");
+    }
+
+    #[test]
+    fn set_req_uri_rules() {
+        let mut r = Request::builder().uri("/p?q").header("host", "a:1").body(()).unwrap();
+        set_req_uri(&mut r).unwrap();
+        assert_eq!(r.uri().to_string(), "http://a:1/p?q");
+        let mut r = Request::builder().uri("/p").body(()).unwrap();
+        assert!(set_req_uri(&mut r).is_err());
+        let mut r = Request::builder().uri("http://b/p").header("host", "a").body(()).unwrap();
+        assert!(set_req_uri(&mut r).is_err());
+    }
+}
