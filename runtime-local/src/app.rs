@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Empty, Full, Limited};
 use tokio::sync::oneshot;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme as WasiScheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -427,7 +428,26 @@ impl AppInner {
         req: Request<HyperIncomingBody>,
     ) -> Result<Response<HyperOutgoingBody>> {
         let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr().envs(&component.environment);
+        // Guest stdout and stderr both go to our stdout, next to the request log.
+        wasi.stdout(std::io::stdout()).stderr(std::io::stdout()).envs(&component.environment);
+        // wasi:sockets like Spin: TCP connect / UDP only to `tcp://` / `udp://` allowed hosts;
+        // no listening and no explicit TCP bind (the implicit wildcard bind of a connect is
+        // allowed); no name lookup.
+        let sockets_component = component.clone();
+        wasi.allow_tcp(true).allow_udp(true).socket_addr_check(move |addr, addr_use| {
+            let component = sockets_component.clone();
+            Box::pin(async move {
+                let implicit_bind = addr.ip().is_unspecified() && addr.port() == 0;
+                let scheme = match addr_use {
+                    SocketAddrUse::TcpBind => return implicit_bind,
+                    SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => return false,
+                    SocketAddrUse::TcpConnect => "tcp",
+                    SocketAddrUse::UdpBind if implicit_bind => return true,
+                    SocketAddrUse::UdpBind | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => "udp",
+                };
+                component.allowed_hosts.check_url(&addr.to_string(), scheme)
+            })
+        });
         let state = StoreState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),

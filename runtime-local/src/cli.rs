@@ -38,7 +38,7 @@ pub struct UpArgs {
     /// Set an application variable (`name=value`); wins over SPIN_VARIABLE_* and defaults.
     #[arg(long = "variable", value_name = "NAME=VALUE")]
     pub variables: Vec<String>,
-    /// Compile cache directory [default: <manifest dir>/.cache/runtime-local].
+    /// Compile cache directory [default: MANIFEST_DIR/.cache/runtime-local].
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
     /// Do not read or write the compile cache.

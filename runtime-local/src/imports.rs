@@ -15,7 +15,7 @@ pub const SUPPORTED_IMPORTS: &[&str] = &[
     "wasi:clocks/*@0.2.x",
     "wasi:random/*@0.2.x",
     "wasi:filesystem/*@0.2.x (no preopened directories)",
-    "wasi:sockets/*@0.2.x (no network access)",
+    "wasi:sockets/*@0.2.x (tcp:// and udp:// allowed_outbound_hosts only)",
     "wasi:http/types@0.2.x",
     "wasi:http/outgoing-handler@0.2.x",
     "spin:postgres/postgres@4.0.0",

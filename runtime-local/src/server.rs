@@ -1,4 +1,4 @@
-//! The HTTP listener (hyper, HTTP/1.1) with per-request logging and graceful shutdown.
+//! The HTTP listener (hyper, HTTP/1.1 and h2c) with per-request logging and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -96,7 +96,9 @@ async fn accept_loop(app: Arc<AppInner>, listener: TcpListener, mut shutdown: wa
                         let app = app.clone();
                         async move { serve_one(app, req, client_addr).await }
                     });
-                    let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+                    // HTTP/1.1 and HTTP/2 with prior knowledge (h2c), like Spin's listener.
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
                     let mut conn = std::pin::pin!(conn);
                     tokio::select! {
                         r = conn.as_mut() => if let Err(e) = r { tracing::debug!("connection error: {e}"); },

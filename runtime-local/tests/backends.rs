@@ -95,6 +95,32 @@ async fn postgres_type_round_trips() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ranges() {
+    let db = TestDb::create().await;
+    let (_app, server) = start(options()).await;
+    let a = server.addr();
+    let conn = db.conn();
+    let (s, v) = pg(a, "api", json!({ "conn": conn, "execute": true, "sql": "CREATE TABLE r (a int4range, b int8range, c numrange)" })).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = pg(a, "api", json!({ "conn": conn, "execute": true, "sql": "INSERT INTO r VALUES ($1, $2, $3)", "params": [
+        {"t":"range_int32","v":[[1,"inc"],[5,"inc"]]},
+        {"t":"range_int64","v":[[10,"exc"],null]},
+        {"t":"range_decimal","v":[["1.5","inc"],["2.25","exc"]]},
+    ] })).await;
+    assert_eq!((s, &v["affected"]), (200, &json!(1)), "{v}");
+    let (s, v) = pg(a, "api", json!({ "conn": conn, "sql": "SELECT a, b, c FROM r" })).await;
+    assert_eq!(s, 200, "{v}");
+    let types: Vec<&str> = v["columns"].as_array().unwrap().iter().map(|c| c[1].as_str().unwrap()).collect();
+    assert_eq!(types, vec!["DbDataType::RangeInt32", "DbDataType::RangeInt64", "DbDataType::RangeDecimal"]);
+    // Postgres canonicalises discrete ranges to [lower, upper).
+    assert_eq!(v["rows"][0][0], json!({"t":"range_int32","v":[[1,"inc"],[6,"exc"]]}));
+    assert_eq!(v["rows"][0][1], json!({"t":"range_int64","v":[[11,"inc"],null]}));
+    assert_eq!(v["rows"][0][2], json!({"t":"range_decimal","v":[["1.5","inc"],["2.25","exc"]]}));
+    server.shutdown().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_errors_and_denials() {
     let db = TestDb::create().await;
     let (_app, server) = start(options()).await;

@@ -201,6 +201,54 @@ async fn outbound_http_to_network_and_denials() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasi_sockets_follow_allowed_hosts() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let echo = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut line = String::new();
+                if BufReader::new(r).read_line(&mut line).await.is_ok() {
+                    let _ = w.write_all(format!("pong:{}\n", line.trim()).as_bytes()).await;
+                }
+            });
+        }
+    });
+    let (_app, server) = start(options()).await;
+    let a = server.addr();
+    let r = get(a, &format!("/api/tcp?addr={echo}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["reply"], "pong:ping");
+    let r = get(a, &format!("/deny/tcp?addr={echo}")).await;
+    assert_eq!(r.status, 502, "tcp:// not allowed for `deny`: {}", r.text());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_prior_knowledge() {
+    let (_app, server) = start(options()).await;
+    let stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri(format!("http://{}/api/var/greeting", server.addr()))
+        .body(http_body_util::Full::new(Bytes::new()))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    use http_body_util::BodyExt;
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], br#"{"value":"hello, world"}"#);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn variables_defaults_overrides_and_errors() {
     let (_app, server) = start(options()).await;
     let a = server.addr();

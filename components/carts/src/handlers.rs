@@ -1,7 +1,9 @@
 //! The cart operations. Input is parsed into shop-domain types first (400 naming every bad
 //! field, nothing stored), then a fixed handful of Redis commands runs; every write restarts
 //! the cart's expiry.
-use shop_contract::carts::{AddItemRequest, Cart, CartLine as LineOut, CartRef, RemoveItemRequest, SetQuantityRequest};
+use shop_contract::carts::{
+    AddItemRequest, Cart, CartLine as LineOut, CartRef, RemoveItemRequest, SetQuantityRequest,
+};
 use shop_contract::catalog::{self, GetProductRequest};
 use shop_contract::{ErrorCode, FieldError, ShopError};
 use shop_domain::cart::combine_quantities;
@@ -49,22 +51,30 @@ pub async fn add_item(req: AddItemRequest) -> Result<Cart, ShopError> {
         }
         Stored::Absent => {
             if store.line_count()? >= i64::try_from(MAX_LINES).unwrap_or(i64::MAX) {
-                return Err(ShopError::unprocessable(CartError::TooManyLines.to_string()));
+                return Err(ShopError::unprocessable(
+                    CartError::TooManyLines.to_string(),
+                ));
             }
         }
         // Above 99 only while a concurrent add is being undone: adding more cannot fit.
         Stored::OutOfRange(n) if n > i64::from(Quantity::MAX_VALUE) => {
-            return Err(item_limit(CartError::ItemLimit { in_cart: Quantity::MAX }));
+            return Err(item_limit(CartError::ItemLimit {
+                in_cart: Quantity::MAX,
+            }));
         }
         // Not a usable quantity (e.g. left over from an interrupted compensation): replace it.
-        Stored::OutOfRange(_) | Stored::Garbage(_) => return repair(&session, &store, &sku, quantity),
+        Stored::OutOfRange(_) | Stored::Garbage(_) => {
+            return repair(&session, &store, &sku, quantity)
+        }
     }
     let total = store.increment(&sku, add)?;
     if total > i64::from(Quantity::MAX_VALUE) {
         store.increment(&sku, -add)?;
         let in_cart = total.saturating_sub(add);
-        return Err(Quantity::from_i64(in_cart)
-            .map_or_else(|_| item_limit_plain(), |in_cart| item_limit(CartError::ItemLimit { in_cart })));
+        return Err(Quantity::from_i64(in_cart).map_or_else(
+            |_| item_limit_plain(),
+            |in_cart| item_limit(CartError::ItemLimit { in_cart }),
+        ));
     }
     if total < add {
         // The value went below zero between the read and the increment; the shopper's intent is clear.
@@ -88,7 +98,9 @@ pub async fn set_quantity(req: SetQuantityRequest) -> Result<Cart, ShopError> {
     };
     let store = CartStore::open(&session)?;
     if !store.has_line(&sku)? {
-        return Err(ShopError::not_found(format!("{sku} is not in the cart; add it first")));
+        return Err(ShopError::not_found(format!(
+            "{sku} is not in the cart; add it first"
+        )));
     }
     store.set(&sku, quantity)?;
     store.touch()?;
@@ -118,8 +130,15 @@ pub async fn empty_cart(req: CartRef) -> Result<Cart, ShopError> {
 }
 
 /// Overwrites a damaged stored value with the quantity being added.
-fn repair(session: &SessionId, store: &CartStore, sku: &Sku, quantity: Quantity) -> Result<Cart, ShopError> {
-    shop_spin::log::error(&format!("cart line {sku} held an invalid quantity; replaced with {quantity}"));
+fn repair(
+    session: &SessionId,
+    store: &CartStore,
+    sku: &Sku,
+    quantity: Quantity,
+) -> Result<Cart, ShopError> {
+    shop_spin::log::error(&format!(
+        "cart line {sku} held an invalid quantity; replaced with {quantity}"
+    ));
     store.set(sku, quantity)?;
     store.touch()?;
     Ok(reply(session, store.lines()?))
@@ -128,36 +147,64 @@ fn repair(session: &SessionId, store: &CartStore, sku: &Sku, quantity: Quantity)
 /// 404 unless the catalog knows `sku`; other catalog failures pass through (e.g. 503).
 async fn ensure_in_catalog(sku: &Sku) -> Result<(), ShopError> {
     let products = Upstream::from_config("products")?;
-    match products.call(catalog::ops::get_product, &GetProductRequest { sku: sku.to_string() }).await {
+    match products
+        .call(
+            catalog::ops::get_product,
+            &GetProductRequest {
+                sku: sku.to_string(),
+            },
+        )
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(e) if e.code == ErrorCode::NotFound => Err(ShopError::not_found(format!("No product with SKU {sku}"))),
+        Err(e) if e.code == ErrorCode::NotFound => {
+            Err(ShopError::not_found(format!("No product with SKU {sku}")))
+        }
         Err(e) => Err(e),
     }
 }
 
 fn parse_session(raw: &str) -> Result<SessionId, ShopError> {
     let mut errors = ErrorCollector::new();
-    errors.check("session", SessionId::parse(raw)).ok_or_else(|| invalid(errors))
+    errors
+        .check("session", SessionId::parse(raw))
+        .ok_or_else(|| invalid(errors))
 }
 
 fn invalid(errors: ErrorCollector) -> ShopError {
     ShopError::invalid_fields(
-        errors.into_errors().into_iter().map(|e| FieldError::new(e.field, e.message)).collect(),
+        errors
+            .into_errors()
+            .into_iter()
+            .map(|e| FieldError::new(e.field, e.message))
+            .collect(),
     )
 }
 
 fn item_limit(e: CartError) -> ShopError {
-    ShopError::unprocessable(format!("You can have at most {} of one item. {e}", Quantity::MAX_VALUE))
+    ShopError::unprocessable(format!(
+        "You can have at most {} of one item. {e}",
+        Quantity::MAX_VALUE
+    ))
 }
 
 fn item_limit_plain() -> ShopError {
-    ShopError::unprocessable(format!("You can have at most {} of one item", Quantity::MAX_VALUE))
+    ShopError::unprocessable(format!(
+        "You can have at most {} of one item",
+        Quantity::MAX_VALUE
+    ))
 }
 
 fn reply(session: &SessionId, lines: Vec<CartLine>) -> Cart {
     Cart {
         session: session.to_string(),
         item_count: item_count(&lines),
-        lines: lines.into_iter().map(|l| LineOut { sku: l.sku.to_string(), quantity: l.quantity.get() }).collect(),
+        lines: lines
+            .into_iter()
+            .map(|l| LineOut {
+                sku: l.sku.to_string(),
+                quantity: l.quantity.get(),
+            })
+            .collect(),
     }
 }

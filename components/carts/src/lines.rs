@@ -19,7 +19,9 @@ pub enum Stored {
 
 /// Reads a stored quantity value (`HGET` reply bytes).
 pub fn stored_quantity(value: Option<&[u8]>) -> Stored {
-    let Some(bytes) = value else { return Stored::Absent };
+    let Some(bytes) = value else {
+        return Stored::Absent;
+    };
     let text = String::from_utf8_lossy(bytes);
     match text.trim().parse::<i64>() {
         Ok(n) => Quantity::from_i64(n).map_or(Stored::OutOfRange(n), Stored::Valid),
@@ -43,7 +45,9 @@ pub fn decode_hash(replies: &[RedisResult]) -> (Vec<CartLine>, Vec<String>) {
                         skipped.push(format!("field {field_text:?} is not a canonical SKU"))
                     }
                     (Ok(sku), Stored::Valid(quantity)) => lines.push(CartLine { sku, quantity }),
-                    (Ok(_), stored) => skipped.push(format!("line {field_text:?} has quantity {stored:?}")),
+                    (Ok(_), stored) => {
+                        skipped.push(format!("line {field_text:?} has quantity {stored:?}"))
+                    }
                     (Err(e), _) => skipped.push(format!("field {field_text:?} is not a SKU: {e}")),
                 }
             }
@@ -56,7 +60,9 @@ pub fn decode_hash(replies: &[RedisResult]) -> (Vec<CartLine>, Vec<String>) {
 
 /// Total number of items (sum of quantities).
 pub fn item_count(lines: &[CartLine]) -> u32 {
-    lines.iter().fold(0, |sum, line| sum.saturating_add(line.quantity.get()))
+    lines
+        .iter()
+        .fold(0, |sum, line| sum.saturating_add(line.quantity.get()))
 }
 
 #[cfg(test)]
@@ -89,7 +95,10 @@ mod tests {
             bin("DANGLING"),
         ];
         let (lines, skipped) = decode_hash(&replies);
-        let got: Vec<(&str, u32)> = lines.iter().map(|l| (l.sku.as_str(), l.quantity.get())).collect();
+        let got: Vec<(&str, u32)> = lines
+            .iter()
+            .map(|l| (l.sku.as_str(), l.quantity.get()))
+            .collect();
         assert_eq!(got, [("APP-TEE-TEAL", 5), ("TEC-KEYBOARD-ROSE", 2)]);
         assert_eq!(skipped.len(), 7, "{skipped:?}");
         assert_eq!(item_count(&lines), 7);
@@ -98,11 +107,17 @@ mod tests {
     #[test]
     fn reads_stored_quantities() {
         assert_eq!(stored_quantity(None), Stored::Absent);
-        assert_eq!(stored_quantity(Some(b"7")), Stored::Valid(Quantity::new(7).unwrap()));
+        assert_eq!(
+            stored_quantity(Some(b"7")),
+            Stored::Valid(Quantity::new(7).unwrap())
+        );
         assert_eq!(stored_quantity(Some(b"100")), Stored::OutOfRange(100));
         assert_eq!(stored_quantity(Some(b"-3")), Stored::OutOfRange(-3));
         assert_eq!(stored_quantity(Some(b"x")), Stored::Garbage("x".into()));
-        assert_eq!(stored_quantity(Some(b"99999999999999999999")), Stored::Garbage("99999999999999999999".into()));
+        assert_eq!(
+            stored_quantity(Some(b"99999999999999999999")),
+            Stored::Garbage("99999999999999999999".into())
+        );
     }
 
     #[test]

@@ -36,7 +36,10 @@ impl CartStore {
 
     /// `HGET`: what is stored for `sku`.
     pub fn quantity(&self, sku: &Sku) -> Result<Stored, ShopError> {
-        match self.exec("HGET", vec![self.key_arg(), sku_arg(sku)])?.as_slice() {
+        match self
+            .exec("HGET", vec![self.key_arg(), sku_arg(sku)])?
+            .as_slice()
+        {
             [RedisResult::Nil] => Ok(Stored::Absent),
             [RedisResult::Binary(value)] => Ok(stored_quantity(Some(value))),
             other => Err(unexpected("HGET", other)),
@@ -55,18 +58,23 @@ impl CartStore {
 
     /// `HINCRBY`: adds `by` (may be negative) atomically, returning the new value.
     pub fn increment(&self, sku: &Sku, by: i64) -> Result<i64, ShopError> {
-        self.int("HINCRBY", vec![self.key_arg(), sku_arg(sku), RedisParameter::Int64(by)])
+        self.int(
+            "HINCRBY",
+            vec![self.key_arg(), sku_arg(sku), RedisParameter::Int64(by)],
+        )
     }
 
     /// `HSET`: sets the line's quantity.
     pub fn set(&self, sku: &Sku, quantity: Quantity) -> Result<(), ShopError> {
         let value = RedisParameter::Int64(i64::from(quantity.get()));
-        self.int("HSET", vec![self.key_arg(), sku_arg(sku), value]).map(drop)
+        self.int("HSET", vec![self.key_arg(), sku_arg(sku), value])
+            .map(drop)
     }
 
     /// `HDEL`: removes the line if present (Redis deletes the key with its last field).
     pub fn remove(&self, sku: &Sku) -> Result<(), ShopError> {
-        self.int("HDEL", vec![self.key_arg(), sku_arg(sku)]).map(drop)
+        self.int("HDEL", vec![self.key_arg(), sku_arg(sku)])
+            .map(drop)
     }
 
     /// `DEL`: removes every line.
@@ -76,14 +84,22 @@ impl CartStore {
 
     /// `EXPIRE`: restarts the cart's time to live (a no-op when the cart is empty).
     pub fn touch(&self) -> Result<(), ShopError> {
-        self.int("EXPIRE", vec![self.key_arg(), RedisParameter::Int64(TTL_SECONDS)]).map(drop)
+        self.int(
+            "EXPIRE",
+            vec![self.key_arg(), RedisParameter::Int64(TTL_SECONDS)],
+        )
+        .map(drop)
     }
 
     fn key_arg(&self) -> RedisParameter {
         RedisParameter::Binary(self.key.as_bytes().to_vec())
     }
 
-    fn exec(&self, command: &str, args: Vec<RedisParameter>) -> Result<Vec<RedisResult>, ShopError> {
+    fn exec(
+        &self,
+        command: &str,
+        args: Vec<RedisParameter>,
+    ) -> Result<Vec<RedisResult>, ShopError> {
         self.redis.exec(command, &args)
     }
 

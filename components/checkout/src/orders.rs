@@ -7,11 +7,17 @@ use crate::store::Store;
 
 /// One order of the session; another session's order is "not found", like a missing one.
 pub async fn get_order(req: OrderRef) -> Result<Order, ShopError> {
-    let session = SessionId::parse(&req.session).map_err(|e| FieldError::new("session", e.to_string()));
-    let order_id = OrderId::parse(&req.order_id).map_err(|e| FieldError::new("order_id", e.to_string()));
+    let session =
+        SessionId::parse(&req.session).map_err(|e| FieldError::new("session", e.to_string()));
+    let order_id =
+        OrderId::parse(&req.order_id).map_err(|e| FieldError::new("order_id", e.to_string()));
     let (session, order_id) = match (session, order_id) {
         (Ok(s), Ok(o)) => (s, o),
-        (s, o) => return Err(ShopError::invalid_fields(s.err().into_iter().chain(o.err()).collect())),
+        (s, o) => {
+            return Err(ShopError::invalid_fields(
+                s.err().into_iter().chain(o.err()).collect(),
+            ))
+        }
     };
     Store::open()?
         .get(session.as_str(), order_id.as_str())?
@@ -22,7 +28,9 @@ pub async fn get_order(req: OrderRef) -> Result<Order, ShopError> {
 pub async fn list_orders(req: ListOrdersRequest) -> Result<OrderList, ShopError> {
     let session = SessionId::parse(&req.session)
         .map_err(|e| ShopError::invalid_fields(vec![FieldError::new("session", e.to_string())]))?;
-    Ok(OrderList { orders: Store::open()?.list(session.as_str())? })
+    Ok(OrderList {
+        orders: Store::open()?.list(session.as_str())?,
+    })
 }
 
 /// Applies the schema migrations; operator token required.

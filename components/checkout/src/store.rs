@@ -6,8 +6,11 @@ use shop_contract::{Address, MigrationReport, Money, Order, OrderLine, OrderStat
 use shop_spin::store::{column, migrate, pg_error, Migration};
 use spin_sdk::pg4::{Connection, ParameterValue as P, Row};
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "orders", sql: include_str!("../migrations/0001_orders.sql") }];
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "orders",
+    sql: include_str!("../migrations/0001_orders.sql"),
+}];
 
 /// The columns of an order, `created_at` as RFC 3339 text (Spin cannot read `timestamptz`).
 const ORDER_COLUMNS: &str = r#"order_id, session, status, email, ship_name, ship_street, ship_city,
@@ -24,7 +27,9 @@ pub struct Store {
 
 impl Store {
     pub fn open() -> Result<Self, ShopError> {
-        Ok(Store { conn: shop_spin::store::postgres()? })
+        Ok(Store {
+            conn: shop_spin::store::postgres()?,
+        })
     }
 
     pub fn migrate(&self) -> Result<MigrationReport, ShopError> {
@@ -32,15 +37,27 @@ impl Store {
     }
 
     /// The order made by a checkout attempt, if any.
-    pub fn find_attempt(&self, session: &str, attempt_id: &str) -> Result<Option<Order>, ShopError> {
-        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE session = $1 AND attempt_id = $2");
-        Ok(self.orders(&sql, &[P::Str(session.into()), P::Str(attempt_id.into())])?.into_iter().next())
+    pub fn find_attempt(
+        &self,
+        session: &str,
+        attempt_id: &str,
+    ) -> Result<Option<Order>, ShopError> {
+        let sql =
+            format!("SELECT {ORDER_COLUMNS} FROM orders WHERE session = $1 AND attempt_id = $2");
+        Ok(self
+            .orders(&sql, &[P::Str(session.into()), P::Str(attempt_id.into())])?
+            .into_iter()
+            .next())
     }
 
     /// A session's order.
     pub fn get(&self, session: &str, order_id: &str) -> Result<Option<Order>, ShopError> {
-        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 AND session = $2");
-        Ok(self.orders(&sql, &[P::Str(order_id.into()), P::Str(session.into())])?.into_iter().next())
+        let sql =
+            format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 AND session = $2");
+        Ok(self
+            .orders(&sql, &[P::Str(order_id.into()), P::Str(session.into())])?
+            .into_iter()
+            .next())
     }
 
     /// A session's newest orders, newest first.
@@ -65,12 +82,18 @@ impl Store {
             FROM new_order, unnest($14::int4[], $15::text[], $16::text[], $17::text[], $18::int8[], $19::int4[], $20::int8[]) \
                 AS l(line_no, sku, name, image, unit_price_minor, quantity, line_total_minor)";
         let lines = &order.lines;
-        let strs = |f: fn(&OrderLine) -> &String| P::ArrayStr(lines.iter().map(|l| Some(f(l).clone())).collect());
+        let strs = |f: fn(&OrderLine) -> &String| {
+            P::ArrayStr(lines.iter().map(|l| Some(f(l).clone())).collect())
+        };
         let mut line_numbers = Vec::with_capacity(lines.len());
         let mut quantities = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
-            line_numbers.push(Some(i32::try_from(i + 1).map_err(|_| too_big("line number"))?));
-            quantities.push(Some(i32::try_from(line.quantity).map_err(|_| too_big("quantity"))?));
+            line_numbers.push(Some(
+                i32::try_from(i + 1).map_err(|_| too_big("line number"))?,
+            ));
+            quantities.push(Some(
+                i32::try_from(line.quantity).map_err(|_| too_big("quantity"))?,
+            ));
         }
         let a = &order.address;
         let params = [
@@ -96,7 +119,11 @@ impl Store {
             P::ArrayInt64(lines.iter().map(|l| Some(l.line_total.minor)).collect()),
         ];
         // Every order has lines, so zero rows means the attempt's order already existed.
-        Ok(self.conn.execute(sql, &params).map_err(|e| pg_error("insert order", e))? > 0)
+        Ok(self
+            .conn
+            .execute(sql, &params)
+            .map_err(|e| pg_error("insert order", e))?
+            > 0)
     }
 
     /// pending → paid, recording the charge.
@@ -134,13 +161,23 @@ impl Store {
     }
 
     fn update(&self, sql: &str, params: &[P]) -> Result<bool, ShopError> {
-        Ok(self.conn.execute(sql, params).map_err(|e| pg_error("update order", e))? > 0)
+        Ok(self
+            .conn
+            .execute(sql, params)
+            .map_err(|e| pg_error("update order", e))?
+            > 0)
     }
 
     /// Runs an order query, then fetches all their lines with one more query.
     fn orders(&self, sql: &str, params: &[P]) -> Result<Vec<Order>, ShopError> {
-        let rows = self.conn.query(sql, params).map_err(|e| pg_error("read orders", e))?;
-        let mut orders = rows.rows().map(|row| order_from_row(&row)).collect::<Result<Vec<_>, _>>()?;
+        let rows = self
+            .conn
+            .query(sql, params)
+            .map_err(|e| pg_error("read orders", e))?;
+        let mut orders = rows
+            .rows()
+            .map(|row| order_from_row(&row))
+            .collect::<Result<Vec<_>, _>>()?;
         if orders.is_empty() {
             return Ok(orders);
         }
@@ -167,7 +204,10 @@ impl Store {
 fn order_from_row(row: &Row<'_>) -> Result<Order, ShopError> {
     let currency: String = column(row, "currency")?;
     let money = |name: &str| -> Result<Money, ShopError> {
-        Ok(Money { minor: column(row, name)?, currency: currency.clone() })
+        Ok(Money {
+            minor: column(row, name)?,
+            currency: currency.clone(),
+        })
     };
     Ok(Order {
         order_id: column(row, "order_id")?,
@@ -199,9 +239,16 @@ fn line_from_row(row: &Row<'_>, currency: String) -> Result<OrderLine, ShopError
         sku: column(row, "sku")?,
         name: column(row, "name")?,
         image: column(row, "image")?,
-        unit_price: Money { minor: column(row, "unit_price_minor")?, currency: currency.clone() },
-        quantity: u32::try_from(quantity).map_err(|_| ShopError::internal("A stored order line has a negative quantity"))?,
-        line_total: Money { minor: column(row, "line_total_minor")?, currency },
+        unit_price: Money {
+            minor: column(row, "unit_price_minor")?,
+            currency: currency.clone(),
+        },
+        quantity: u32::try_from(quantity)
+            .map_err(|_| ShopError::internal("A stored order line has a negative quantity"))?,
+        line_total: Money {
+            minor: column(row, "line_total_minor")?,
+            currency,
+        },
     })
 }
 
@@ -212,7 +259,9 @@ fn status_from_text(text: &str) -> Result<OrderStatus, ShopError> {
         "paid" => Ok(OrderStatus::Paid),
         "completed" => Ok(OrderStatus::Completed),
         "failed" => Ok(OrderStatus::Failed),
-        other => Err(ShopError::internal(format!("A stored order has an unknown status `{other}`"))),
+        other => Err(ShopError::internal(format!(
+            "A stored order has an unknown status `{other}`"
+        ))),
     }
 }
 

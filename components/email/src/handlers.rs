@@ -65,16 +65,27 @@ fn validate(order: Order) -> Result<(OrderId, EmailAddress, Confirmation), ShopE
         .map_err(|e| errors.push(FieldError::new("order.email", e.to_string())))
         .ok();
     let a = order.address;
-    let input = AddressInput { name: a.name, street: a.street, city: a.city, postal_code: a.postal_code, country: a.country };
+    let input = AddressInput {
+        name: a.name,
+        street: a.street,
+        city: a.city,
+        postal_code: a.postal_code,
+        country: a.country,
+    };
     let address = Address::parse(input)
         .map_err(|address_errors| {
             errors.extend(
-                address_errors.into_iter().map(|e| FieldError::new(format!("order.address.{}", e.field), e.message)),
+                address_errors
+                    .into_iter()
+                    .map(|e| FieldError::new(format!("order.address.{}", e.field), e.message)),
             )
         })
         .ok();
     if order.lines.is_empty() {
-        errors.push(FieldError::new("order.lines", "An order confirmation needs at least one line"));
+        errors.push(FieldError::new(
+            "order.lines",
+            "An order confirmation needs at least one line",
+        ));
     }
     let mut money = |field: String, m: &shop_contract::Money| match Currency::parse(&m.currency)
         .and_then(|c| Money::new(m.minor, c))

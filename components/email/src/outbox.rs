@@ -19,7 +19,9 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn open() -> Result<Self, ShopError> {
-        Ok(Outbox { redis: Redis::open()? })
+        Ok(Outbox {
+            redis: Redis::open()?,
+        })
     }
 
     /// The email already sent for `order`, if any.
@@ -35,23 +37,38 @@ impl Outbox {
     pub fn put(&self, order: &OrderId, email: &SentEmail) -> Result<bool, ShopError> {
         let json = shop_spin::json::encode(email);
         let sent_key = self.sent_key(order);
-        if !self.redis.set_nx(&sent_key, &json, Some(SENT_TTL_SECONDS))? {
+        if !self
+            .redis
+            .set_nx(&sent_key, &json, Some(SENT_TTL_SECONDS))?
+        {
             return Ok(false);
         }
         let list = self.redis.key("outbox");
         let pushed = self
             .redis
-            .exec("LPUSH", &[RedisParameter::Binary(list.clone().into_bytes()), RedisParameter::Binary(json)])
+            .exec(
+                "LPUSH",
+                &[
+                    RedisParameter::Binary(list.clone().into_bytes()),
+                    RedisParameter::Binary(json),
+                ],
+            )
             .and_then(|_| {
                 self.redis.exec(
                     "LTRIM",
-                    &[RedisParameter::Binary(list.into_bytes()), RedisParameter::Int64(0), RedisParameter::Int64(KEEP - 1)],
+                    &[
+                        RedisParameter::Binary(list.into_bytes()),
+                        RedisParameter::Int64(0),
+                        RedisParameter::Int64(KEEP - 1),
+                    ],
                 )
             });
         if let Err(e) = pushed {
             // Not in the outbox, so not sent: release the claim so a retry sends it.
             if let Err(del) = self.redis.conn.del(&[sent_key]) {
-                shop_spin::log::error(&format!("could not release the email claim for {order}: {del:?}"));
+                shop_spin::log::error(&format!(
+                    "could not release the email claim for {order}: {del:?}"
+                ));
             }
             return Err(e);
         }
@@ -63,7 +80,11 @@ impl Outbox {
         let list = self.redis.key("outbox");
         let replies = self.redis.exec(
             "LRANGE",
-            &[RedisParameter::Binary(list.into_bytes()), RedisParameter::Int64(0), RedisParameter::Int64(i64::from(limit) - 1)],
+            &[
+                RedisParameter::Binary(list.into_bytes()),
+                RedisParameter::Int64(0),
+                RedisParameter::Int64(i64::from(limit) - 1),
+            ],
         )?;
         Ok(replies
             .iter()

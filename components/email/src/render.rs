@@ -32,7 +32,10 @@ impl Confirmation {
     pub fn text(&self) -> String {
         let mut out = format!("Thank you for your order!\n\nOrder {}\n\n", self.order_id);
         for l in &self.lines {
-            out.push_str(&format!("  {} x {} ({} each): {}\n", l.quantity, l.name, l.unit_price, l.line_total));
+            out.push_str(&format!(
+                "  {} x {} ({} each): {}\n",
+                l.quantity, l.name, l.unit_price, l.line_total
+            ));
         }
         out.push_str(&format!(
             "\nSubtotal: {}\nShipping: {}\nTotal:    {}\n\nShipping to:\n",
@@ -106,7 +109,12 @@ mod tests {
             subtotal: "$39.98".into(),
             shipping: "$6.00".into(),
             total: "$45.98".into(),
-            address: vec!["Ada <b>".into(), "1 Main St".into(), "12345 Springfield".into(), "United States".into()],
+            address: vec![
+                "Ada <b>".into(),
+                "1 Main St".into(),
+                "12345 Springfield".into(),
+                "United States".into(),
+            ],
             transaction_id: Some("txn_0123".into()),
             tracking_id: Some("TRK-0123456789AB".into()),
         }
@@ -124,7 +132,16 @@ mod tests {
     fn both_bodies_show_the_order() {
         let c = confirmation("Black T-shirt");
         for body in [c.text(), c.html()] {
-            for want in ["ORD-0123456789AB", "Black T-shirt", "$39.98", "$6.00", "$45.98", "12345 Springfield", "txn_0123", "TRK-0123456789AB"] {
+            for want in [
+                "ORD-0123456789AB",
+                "Black T-shirt",
+                "$39.98",
+                "$6.00",
+                "$45.98",
+                "12345 Springfield",
+                "txn_0123",
+                "TRK-0123456789AB",
+            ] {
                 assert!(body.contains(want), "{want} missing from {body}");
             }
         }

@@ -7,7 +7,9 @@ use shop_contract::{ErrorCode, FieldError, ShopError};
 use shop_domain::card::test_card_outcome;
 use shop_domain::card_details::parse_card_details;
 use shop_domain::validation::clean_text;
-use shop_domain::{Card, ChargeDecision, Currency, IdempotencyKey, Money, TransactionId, YearMonth};
+use shop_domain::{
+    Card, ChargeDecision, Currency, IdempotencyKey, Money, TransactionId, YearMonth,
+};
 
 use crate::ledger::Ledger;
 
@@ -33,7 +35,11 @@ pub async fn charge(req: ChargeRequest) -> Result<Receipt, ShopError> {
         return replay(&ledger, earlier, &charge);
     }
     if let ChargeDecision::Declined(reason) = test_card_outcome(charge.card.number()) {
-        log("charge declined", &charge, [("reason", json!(reason.code()))]);
+        log(
+            "charge declined",
+            &charge,
+            [("reason", json!(reason.code()))],
+        );
         return Err(ShopError::new(ErrorCode::PaymentDeclined, reason.message()));
     }
     let receipt = Receipt {
@@ -46,14 +52,20 @@ pub async fn charge(req: ChargeRequest) -> Result<Receipt, ShopError> {
     // decides whether it happened. A loser removes its transaction and answers with the winner's.
     ledger.save_transaction(&receipt)?;
     if ledger.claim_charge(&charge.key, &receipt)? {
-        log("charge approved", &charge, [("transaction_id", json!(receipt.transaction_id))]);
+        log(
+            "charge approved",
+            &charge,
+            [("transaction_id", json!(receipt.transaction_id))],
+        );
         return Ok(receipt);
     }
     ledger.forget_transaction(&receipt.transaction_id);
     match ledger.charge(&charge.key)? {
         Some(winner) => replay(&ledger, winner, &charge),
         // The winner's record vanished between the two commands (expired): let the caller retry.
-        None => Err(ShopError::unavailable("The charge could not be recorded; try again")),
+        None => Err(ShopError::unavailable(
+            "The charge could not be recorded; try again",
+        )),
     }
 }
 
@@ -63,7 +75,10 @@ fn replay(ledger: &Ledger, earlier: Receipt, charge: &ValidCharge) -> Result<Rec
         let earlier_amount = Currency::parse(&earlier.amount.currency)
             .ok()
             .and_then(|c| Money::new(earlier.amount.minor, c).ok())
-            .map_or_else(|| format!("{} {}", earlier.amount.minor, earlier.amount.currency), |m| m.format());
+            .map_or_else(
+                || format!("{} {}", earlier.amount.minor, earlier.amount.currency),
+                |m| m.format(),
+            );
         return Err(ShopError::conflict(format!(
             "This idempotency key was already used for a charge of {earlier_amount}"
         )));
@@ -96,7 +111,9 @@ pub async fn refund(req: RefundRequest) -> Result<RefundReceipt, ShopError> {
 
     let ledger = Ledger::open()?;
     let Some(charged) = ledger.transaction(&id)? else {
-        return Err(ShopError::not_found(format!("There is no transaction {id}")));
+        return Err(ShopError::not_found(format!(
+            "There is no transaction {id}"
+        )));
     };
     if let Some(earlier) = ledger.refund(&id)? {
         return Ok(earlier);
@@ -133,17 +150,30 @@ fn validate_charge(req: &ChargeRequest) -> Result<ValidCharge, ShopError> {
             None
         }
         Ok(_) if req.amount.minor <= 0 => {
-            errors.push(FieldError::new("amount.minor", "The amount must be more than zero"));
+            errors.push(FieldError::new(
+                "amount.minor",
+                "The amount must be more than zero",
+            ));
             None
         }
         Ok(currency) => Money::new(req.amount.minor, currency).ok(),
     };
     let c = &req.card;
-    let card = parse_card_details(&c.number, c.expiry_month, c.expiry_year, &c.cvv, this_month())
-        .map_err(|card_errors| {
-            errors.extend(card_errors.into_iter().map(|e| FieldError::new(format!("card.{}", e.field), e.message)))
-        })
-        .ok();
+    let card = parse_card_details(
+        &c.number,
+        c.expiry_month,
+        c.expiry_year,
+        &c.cvv,
+        this_month(),
+    )
+    .map_err(|card_errors| {
+        errors.extend(
+            card_errors
+                .into_iter()
+                .map(|e| FieldError::new(format!("card.{}", e.field), e.message)),
+        )
+    })
+    .ok();
     match (key, amount, card) {
         (Some(key), Some(amount), Some(card)) => Ok(ValidCharge { key, amount, card }),
         _ => Err(ShopError::invalid_fields(errors)),
@@ -151,15 +181,23 @@ fn validate_charge(req: &ChargeRequest) -> Result<ValidCharge, ShopError> {
 }
 
 fn contract_money(m: Money) -> shop_contract::Money {
-    shop_contract::Money { minor: m.minor(), currency: m.currency().code().to_string() }
+    shop_contract::Money {
+        minor: m.minor(),
+        currency: m.currency().code().to_string(),
+    }
 }
 
 /// The current month in UTC, which card expiry dates are checked against.
 fn this_month() -> YearMonth {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let (year, month, _) = shop_spin::log::civil_from_days(days);
-    YearMonth::new(u16::try_from(year).unwrap_or(u16::MAX), u8::try_from(month).unwrap_or(1))
+    YearMonth::new(
+        u16::try_from(year).unwrap_or(u16::MAX),
+        u8::try_from(month).unwrap_or(1),
+    )
 }
 
 /// One log line about a charge; the card appears only as brand and last four digits.

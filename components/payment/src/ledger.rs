@@ -21,7 +21,9 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn open() -> Result<Self, ShopError> {
-        Ok(Ledger { redis: Redis::open()? })
+        Ok(Ledger {
+            redis: Redis::open()?,
+        })
     }
 
     /// The receipt of the charge made with `key`, if any.
@@ -32,7 +34,8 @@ impl Ledger {
     /// Records `receipt` as the charge for `key`, unless another charge got there first (false).
     pub fn claim_charge(&self, key: &IdempotencyKey, receipt: &Receipt) -> Result<bool, ShopError> {
         let name = self.redis.key(&format!("charge:{key}"));
-        self.redis.set_nx(&name, &encode(receipt), Some(CHARGE_KEY_TTL_SECONDS))
+        self.redis
+            .set_nx(&name, &encode(receipt), Some(CHARGE_KEY_TTL_SECONDS))
     }
 
     /// The receipt of a transaction, if it exists.
@@ -72,7 +75,8 @@ impl Ledger {
     /// Records `refund`, unless the transaction was refunded already (false).
     pub fn claim_refund(&self, refund: &RefundReceipt) -> Result<bool, ShopError> {
         let name = self.redis.key(&format!("refund:{}", refund.transaction_id));
-        self.redis.set_nx(&name, &encode(refund), Some(TRANSACTION_TTL_SECONDS))
+        self.redis
+            .set_nx(&name, &encode(refund), Some(TRANSACTION_TTL_SECONDS))
     }
 
     fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ShopError> {

@@ -6,7 +6,9 @@ mod ledger;
 use shop_contract::payment::ops;
 use spin_sdk::http::{Request, Response};
 
-#[spin_sdk::http_component]
+// Only the wasm build exports the handler: its export name cannot be linked into a native library.
+#[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(req: Request) -> Response {
     shop_spin::serve::serve("payment", req, async |call| {
         shop_spin::dispatch!(call, {

@@ -8,8 +8,16 @@ use shop_spin::store::{column, pg_error, Migration};
 use spin_sdk::pg4::{Connection, ParameterValue, Row, RowSet};
 
 const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "catalog", sql: include_str!("../migrations/0001_catalog.sql") },
-    Migration { version: 2, name: "seed", sql: include_str!("../migrations/0002_seed.sql") },
+    Migration {
+        version: 1,
+        name: "catalog",
+        sql: include_str!("../migrations/0001_catalog.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "seed",
+        sql: include_str!("../migrations/0002_seed.sql"),
+    },
 ];
 
 /// The columns every product query selects, in the names [`decode`] reads.
@@ -21,14 +29,20 @@ pub fn migrate(conn: &Connection) -> Result<MigrationReport, ShopError> {
 
 /// How many products each category has (categories without products are absent).
 pub fn category_counts(conn: &Connection) -> Result<Vec<(Category, u32)>, ShopError> {
-    let rows = query(conn, "SELECT category, count(*) AS products FROM products GROUP BY category", &[])?;
+    let rows = query(
+        conn,
+        "SELECT category, count(*) AS products FROM products GROUP BY category",
+        &[],
+    )?;
     let mut counts = Vec::new();
     for row in rows.rows() {
         let slug: String = column(&row, "category")?;
         let n: i64 = column(&row, "products")?;
         match Category::parse(&slug) {
             Ok(c) => counts.push((c, u32::try_from(n).unwrap_or(u32::MAX))),
-            Err(_) => shop_spin::log::error(&format!("{n} products have the unknown category {slug:?}")),
+            Err(_) => {
+                shop_spin::log::error(&format!("{n} products have the unknown category {slug:?}"))
+            }
         }
     }
     Ok(counts)
@@ -56,7 +70,11 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<(Vec<Product>, u32), Sho
     if products.is_empty() && q.offset() > 0 {
         // A page past the end has no rows to carry the count.
         let (filter, params) = list_filter(q);
-        let rows = query(conn, &format!("SELECT count(*) AS total FROM products{filter}"), &params)?;
+        let rows = query(
+            conn,
+            &format!("SELECT count(*) AS total FROM products{filter}"),
+            &params,
+        )?;
         if let Some(row) = rows.rows().next() {
             total = column::<i64>(&row, "total")?;
         };
@@ -76,14 +94,22 @@ fn list_filter(q: &ListQuery) -> (String, Vec<ParameterValue>) {
         params.push(ParameterValue::Str(pattern));
         let p = params.len();
         // Only slugs are stored, so categories whose name matches are found in Rust.
-        let slugs = q.matching_categories().into_iter().map(|c| Some(c.slug().to_string())).collect();
+        let slugs = q
+            .matching_categories()
+            .into_iter()
+            .map(|c| Some(c.slug().to_string()))
+            .collect();
         params.push(ParameterValue::ArrayStr(slugs));
         let c = params.len();
         clauses.push(format!(
             "(name ILIKE ${p} ESCAPE '\\' OR description ILIKE ${p} ESCAPE '\\' OR category = ANY(${c}))"
         ));
     }
-    let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
     (filter, params)
 }
 
@@ -145,7 +171,8 @@ fn values(p: &Product) -> [ParameterValue; 7] {
 }
 
 fn query(conn: &Connection, sql: &str, params: &[ParameterValue]) -> Result<RowSet, ShopError> {
-    conn.query(sql, params).map_err(|e| pg_error("catalog query", e))
+    conn.query(sql, params)
+        .map_err(|e| pg_error("catalog query", e))
 }
 
 /// A row as a validated product. A row that breaks the catalog rules is a bug (rows are
@@ -191,14 +218,20 @@ mod tests {
 
         let q = ListQuery::parse(None, Some("living"), 1, 12).unwrap();
         let (_, params) = list_filter(&q);
-        assert!(matches!(&params[1], ParameterValue::ArrayStr(a) if a == &[Some("home".to_string())]));
+        assert!(
+            matches!(&params[1], ParameterValue::ArrayStr(a) if a == &[Some("home".to_string())])
+        );
     }
 
     #[test]
     fn seed_products_are_valid() {
         // Every seed row must pass the same validation as operator input, or the catalog answers 500.
         let seed = include_str!("../migrations/0002_seed.sql");
-        let rows: Vec<&str> = seed.lines().map(str::trim).filter(|l| l.starts_with("('")).collect();
+        let rows: Vec<&str> = seed
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("('"))
+            .collect();
         assert!(rows.len() >= 24, "only {} seed products", rows.len());
         let mut skus = std::collections::HashSet::new();
         let mut categories = std::collections::HashSet::new();
@@ -215,18 +248,31 @@ mod tests {
                 image: fields[6].clone(),
             })
             .unwrap_or_else(|e| panic!("{line}: {e:?}"));
-            assert_eq!(product.sku().as_str(), fields[0], "seed SKUs are stored in canonical form");
+            assert_eq!(
+                product.sku().as_str(),
+                fields[0],
+                "seed SKUs are stored in canonical form"
+            );
             assert_eq!(product.name(), fields[1]);
             assert_eq!(product.image().to_string(), fields[6]);
             assert!(skus.insert(fields[0].clone()), "duplicate {}", fields[0]);
             categories.insert(product.category());
         }
-        assert_eq!(categories.len(), Category::ALL.len(), "every category has products");
+        assert_eq!(
+            categories.len(),
+            Category::ALL.len(),
+            "every category has products"
+        );
     }
 
     /// `('a', 'it''s', 123, ...)` -> ["a", "it's", "123", ...].
     fn split_sql_tuple(line: &str) -> Vec<String> {
-        let inner = line.trim_end_matches(',').strip_prefix('(').unwrap().strip_suffix(')').unwrap();
+        let inner = line
+            .trim_end_matches(',')
+            .strip_prefix('(')
+            .unwrap()
+            .strip_suffix(')')
+            .unwrap();
         let mut out = Vec::new();
         let mut chars = inner.chars().peekable();
         let mut current = String::new();

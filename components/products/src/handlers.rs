@@ -1,7 +1,7 @@
 //! The catalog operations: parse the request into shop-domain types, run one query, answer.
 use shop_contract::catalog::{
-    Category as CategorySummary, CategoryList, GetProductRequest, GetProductsRequest, GetProductsResponse,
-    ListProductsRequest, ProductPage,
+    Category as CategorySummary, CategoryList, GetProductRequest, GetProductsRequest,
+    GetProductsResponse, ListProductsRequest, ProductPage,
 };
 use shop_contract::catalog_admin::ProductInput;
 use shop_contract::{FieldError, MigrationReport, Money, NoParams, Product, ShopError};
@@ -27,8 +27,13 @@ pub async fn list_categories(_: NoParams) -> Result<CategoryList, ShopError> {
 
 /// One page of products, optionally of one category and matching a search text.
 pub async fn list_products(req: ListProductsRequest) -> Result<ProductPage, ShopError> {
-    let query = ListQuery::parse(req.category.as_deref(), req.query.as_deref(), req.page, req.page_size)
-        .map_err(invalid)?;
+    let query = ListQuery::parse(
+        req.category.as_deref(),
+        req.query.as_deref(),
+        req.page,
+        req.page_size,
+    )
+    .map_err(invalid)?;
     let conn = shop_spin::store::postgres()?;
     let (products, total) = db::list(&conn, &query)?;
     Ok(ProductPage {
@@ -42,22 +47,30 @@ pub async fn list_products(req: ListProductsRequest) -> Result<ProductPage, Shop
 pub async fn get_product(req: GetProductRequest) -> Result<Product, ShopError> {
     let sku = parse_sku(&req.sku)?;
     let conn = shop_spin::store::postgres()?;
-    db::get(&conn, &sku)?.map(|p| to_contract(&p)).ok_or_else(|| {
-        ShopError::not_found(format!(
+    db::get(&conn, &sku)?
+        .map(|p| to_contract(&p))
+        .ok_or_else(|| {
+            ShopError::not_found(format!(
             "No product with SKU {sku}; check the code, or list the catalog to see which SKUs exist"
         ))
-    })
+        })
 }
 
 /// Up to 100 products in one query, in the order asked for; unknown SKUs are listed in `missing`.
 pub async fn get_products(req: GetProductsRequest) -> Result<GetProductsResponse, ShopError> {
     let skus = domain::parse_sku_batch(&req.skus).map_err(invalid)?;
     if skus.is_empty() {
-        return Ok(GetProductsResponse { products: Vec::new(), missing: Vec::new() });
+        return Ok(GetProductsResponse {
+            products: Vec::new(),
+            missing: Vec::new(),
+        });
     }
     let conn = shop_spin::store::postgres()?;
     let found = db::get_many(&conn, &skus)?;
-    let mut response = GetProductsResponse { products: Vec::with_capacity(skus.len()), missing: Vec::new() };
+    let mut response = GetProductsResponse {
+        products: Vec::with_capacity(skus.len()),
+        missing: Vec::new(),
+    };
     for sku in &skus {
         match found.iter().find(|p| p.sku() == sku) {
             Some(p) => response.products.push(to_contract(p)),
@@ -101,7 +114,8 @@ pub async fn migrate(_: NoParams) -> Result<MigrationReport, ShopError> {
 }
 
 fn parse_sku(raw: &str) -> Result<Sku, ShopError> {
-    Sku::parse(raw).map_err(|e| ShopError::invalid_fields(vec![FieldError::new("sku", e.to_string())]))
+    Sku::parse(raw)
+        .map_err(|e| ShopError::invalid_fields(vec![FieldError::new("sku", e.to_string())]))
 }
 
 fn parse_input(req: ProductInput) -> Result<domain::Product, ShopError> {
@@ -119,7 +133,12 @@ fn parse_input(req: ProductInput) -> Result<domain::Product, ShopError> {
 
 /// A 400 naming every invalid field.
 fn invalid(errors: Vec<shop_domain::FieldError>) -> ShopError {
-    ShopError::invalid_fields(errors.into_iter().map(|e| FieldError::new(e.field, e.message)).collect())
+    ShopError::invalid_fields(
+        errors
+            .into_iter()
+            .map(|e| FieldError::new(e.field, e.message))
+            .collect(),
+    )
 }
 
 /// The wire form; `category` is the slug (the name comes from `list_categories`).
@@ -128,7 +147,10 @@ pub fn to_contract(p: &domain::Product) -> Product {
         sku: p.sku().to_string(),
         name: p.name().to_string(),
         description: p.description().to_string(),
-        price: Money { minor: p.price().minor(), currency: p.price().currency().code().to_string() },
+        price: Money {
+            minor: p.price().minor(),
+            currency: p.price().currency().code().to_string(),
+        },
         category: p.category().slug().to_string(),
         image: p.image().to_string(),
     }

@@ -9,7 +9,9 @@ use spin_sdk::http::{Request, Response};
 /// Routes under this prefix need the operator token.
 const ADMIN_PREFIX: &str = "/api/catalog_admin/";
 
-#[spin_sdk::http_component]
+// Only the wasm build exports the handler: its export name cannot be linked into a native library.
+#[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(req: Request) -> Response {
     shop_spin::serve::serve("products", req, async |call| {
         // Checked before the body is even decoded, so a caller without the token learns nothing

@@ -3,7 +3,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use shop_contract::shipping::{Quote, QuoteRequest, ShipRequest, Shipment};
 use shop_contract::{FieldError, ShopError};
-use shop_domain::{shipping, Address, AddressInput, Country, Currency, IdempotencyKey, Money, Quantity, ShippingZone, Sku, TrackingId};
+use shop_domain::{
+    shipping, Address, AddressInput, Country, Currency, IdempotencyKey, Money, Quantity,
+    ShippingZone, Sku, TrackingId,
+};
 use shop_spin::store::Redis;
 
 /// Items (sum of quantities) a quote covers.
@@ -22,7 +25,11 @@ pub async fn get_quote(req: QuoteRequest) -> Result<Quote, ShopError> {
     if !QUOTE_ITEMS.contains(&req.item_count) {
         errors.push(FieldError::new(
             "item_count",
-            format!("The item count must be from {} to {}", QUOTE_ITEMS.start(), QUOTE_ITEMS.end()),
+            format!(
+                "The item count must be from {} to {}",
+                QUOTE_ITEMS.start(),
+                QUOTE_ITEMS.end()
+            ),
         ));
     }
     let currency = Currency::parse(&req.currency)
@@ -72,16 +79,26 @@ pub async fn ship_order(req: ShipRequest) -> Result<Shipment, ShopError> {
         return replay(earlier, &request);
     }
 
-    let item_count = order.items.iter().fold(0_u32, |n, (_, q)| n.saturating_add(q.get()));
+    let item_count = order
+        .items
+        .iter()
+        .fold(0_u32, |n, (_, q)| n.saturating_add(q.get()));
     let cost = shipping::quote(order.address.country(), item_count, order.currency);
     let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
     // XOR mixes away the UUID's fixed version bits, leaving 64 random bits for the 60 used.
     let tracking_id = TrackingId::from_random((high ^ low).to_be_bytes());
     let record = ShipmentRecord {
         request: request.clone(),
-        shipment: Shipment { tracking_id: tracking_id.to_string(), cost: contract_money(cost) },
+        shipment: Shipment {
+            tracking_id: tracking_id.to_string(),
+            cost: contract_money(cost),
+        },
     };
-    if redis.set_nx(&name, &shop_spin::json::encode(&record), Some(SHIPMENT_TTL_SECONDS))? {
+    if redis.set_nx(
+        &name,
+        &shop_spin::json::encode(&record),
+        Some(SHIPMENT_TTL_SECONDS),
+    )? {
         let mut fields = Map::new();
         fields.insert("tracking_id".into(), json!(record.shipment.tracking_id));
         fields.insert("idempotency_key".into(), json!(key.as_str()));
@@ -94,7 +111,9 @@ pub async fn ship_order(req: ShipRequest) -> Result<Shipment, ShopError> {
     }
     match read_record(&redis, &name)? {
         Some(winner) => replay(winner, &request),
-        None => Err(ShopError::unavailable("The shipment could not be recorded; try again")),
+        None => Err(ShopError::unavailable(
+            "The shipment could not be recorded; try again",
+        )),
     }
 }
 
@@ -103,7 +122,9 @@ fn replay(earlier: ShipmentRecord, request: &Value) -> Result<Shipment, ShopErro
     if &earlier.request == request {
         Ok(earlier.shipment)
     } else {
-        Err(ShopError::conflict("This idempotency key was already used for a different shipment"))
+        Err(ShopError::conflict(
+            "This idempotency key was already used for a different shipment",
+        ))
     }
 }
 
@@ -125,24 +146,43 @@ fn validate_shipment(req: ShipRequest) -> Result<ValidShipment, ShopError> {
         .map_err(|e| errors.push(FieldError::new("idempotency_key", e.to_string())))
         .ok();
     let a = req.address;
-    let input = AddressInput { name: a.name, street: a.street, city: a.city, postal_code: a.postal_code, country: a.country };
+    let input = AddressInput {
+        name: a.name,
+        street: a.street,
+        city: a.city,
+        postal_code: a.postal_code,
+        country: a.country,
+    };
     let address = Address::parse(input)
         .map_err(|address_errors| {
             errors.extend(
-                address_errors.into_iter().map(|e| FieldError::new(format!("address.{}", e.field), e.message)),
+                address_errors
+                    .into_iter()
+                    .map(|e| FieldError::new(format!("address.{}", e.field), e.message)),
             )
         })
         .ok();
     if req.items.is_empty() {
-        errors.push(FieldError::new("items", "A shipment needs at least one item"));
+        errors.push(FieldError::new(
+            "items",
+            "A shipment needs at least one item",
+        ));
     } else if req.items.len() > MAX_SHIP_LINES {
-        errors.push(FieldError::new("items", format!("A shipment can list at most {MAX_SHIP_LINES} items")));
+        errors.push(FieldError::new(
+            "items",
+            format!("A shipment can list at most {MAX_SHIP_LINES} items"),
+        ));
     }
     let mut items = Vec::with_capacity(req.items.len().min(MAX_SHIP_LINES));
     for (i, item) in req.items.iter().enumerate().take(MAX_SHIP_LINES) {
-        let sku = Sku::parse(&item.sku).map_err(|e| errors.push(FieldError::new(format!("items[{i}].sku"), e.to_string())));
-        let quantity = Quantity::new(item.quantity)
-            .map_err(|e| errors.push(FieldError::new(format!("items[{i}].quantity"), e.to_string())));
+        let sku = Sku::parse(&item.sku)
+            .map_err(|e| errors.push(FieldError::new(format!("items[{i}].sku"), e.to_string())));
+        let quantity = Quantity::new(item.quantity).map_err(|e| {
+            errors.push(FieldError::new(
+                format!("items[{i}].quantity"),
+                e.to_string(),
+            ))
+        });
         if let (Ok(sku), Ok(quantity)) = (sku, quantity) {
             items.push((sku, quantity));
         }
@@ -151,13 +191,21 @@ fn validate_shipment(req: ShipRequest) -> Result<ValidShipment, ShopError> {
         .map_err(|e| errors.push(FieldError::new("currency", e.to_string())))
         .ok();
     match (key, address, currency) {
-        (Some(key), Some(address), Some(currency)) if errors.is_empty() => {
-            Ok(ValidShipment { key, order: Consignment { address, items, currency } })
-        }
+        (Some(key), Some(address), Some(currency)) if errors.is_empty() => Ok(ValidShipment {
+            key,
+            order: Consignment {
+                address,
+                items,
+                currency,
+            },
+        }),
         _ => Err(ShopError::invalid_fields(errors)),
     }
 }
 
 fn contract_money(m: Money) -> shop_contract::Money {
-    shop_contract::Money { minor: m.minor(), currency: m.currency().code().to_string() }
+    shop_contract::Money {
+        minor: m.minor(),
+        currency: m.currency().code().to_string(),
+    }
 }

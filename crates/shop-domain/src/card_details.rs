@@ -76,7 +76,10 @@ mod tests {
     fn the_current_month_is_still_valid() {
         assert!(parse_card_details("4242424242424242", 5, 2026, "123", TODAY).is_ok());
         let errors = parse_card_details("4242424242424242", 4, 2026, "123", TODAY).unwrap_err();
-        assert_eq!(errors, vec![FieldError::new("expiry", "This card has expired")]);
+        assert_eq!(
+            errors,
+            vec![FieldError::new("expiry", "This card has expired")]
+        );
     }
 
     #[test]
@@ -89,7 +92,8 @@ mod tests {
     #[test]
     fn expired_years_and_bad_months_are_expiry_errors() {
         for (month, year) in [(0, 2030), (12, 2020), (12, 19), (1, 3000), (1, 100)] {
-            let errors = parse_card_details("4242424242424242", month, year, "123", TODAY).unwrap_err();
+            let errors =
+                parse_card_details("4242424242424242", month, year, "123", TODAY).unwrap_err();
             assert_eq!(fields(&errors), vec!["expiry"], "{month}/{year}");
         }
     }
@@ -99,7 +103,10 @@ mod tests {
         let errors = parse_card_details("378282246310005", 12, 2030, "123", TODAY).unwrap_err();
         assert_eq!(
             errors,
-            vec![FieldError::new("cvv", "Security code must be the 4 digits on the front of the card")]
+            vec![FieldError::new(
+                "cvv",
+                "Security code must be the 4 digits on the front of the card"
+            )]
         );
         assert!(parse_card_details("5555555555554444", 12, 2030, "1234", TODAY).is_err());
         assert!(parse_card_details("5555555555554444", 12, 2030, "123", TODAY).is_ok());

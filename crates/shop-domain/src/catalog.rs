@@ -234,7 +234,8 @@ impl Product {
         let mut errors = ErrorCollector::new();
         let sku = errors.check("sku", Sku::parse(&input.sku));
         let name = errors.check("name", parse_product_name(&input.name));
-        let description = errors.check("description", parse_product_description(&input.description));
+        let description =
+            errors.check("description", parse_product_description(&input.description));
         let currency = errors.check("price.currency", Currency::parse(&input.currency));
         let price = match currency {
             Some(currency) => errors.check("price", parse_price(input.price_minor, currency)),
@@ -249,16 +250,21 @@ impl Product {
         let category = errors.check("category", Category::parse(&input.category));
         let image = errors.check("image", ProductImage::parse(&input.image));
         match (sku, name, description, price, category, image) {
-            (Some(sku), Some(name), Some(description), Some(price), Some(category), Some(image)) => {
-                Ok(Product {
-                    sku,
-                    name,
-                    description,
-                    price,
-                    category,
-                    image,
-                })
-            }
+            (
+                Some(sku),
+                Some(name),
+                Some(description),
+                Some(price),
+                Some(category),
+                Some(image),
+            ) => Ok(Product {
+                sku,
+                name,
+                description,
+                price,
+                category,
+                image,
+            }),
             _ => Err(errors.into_errors()),
         }
     }
@@ -363,10 +369,16 @@ impl ListQuery {
         };
         let search = match search.map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
-            Some(text) => errors.check("query", check_text(text, Self::MAX_SEARCH, "Search text").map(|()| text.to_owned())),
+            Some(text) => errors.check(
+                "query",
+                check_text(text, Self::MAX_SEARCH, "Search text").map(|()| text.to_owned()),
+            ),
         };
         if !(1..=Self::MAX_PAGE).contains(&page) {
-            errors.push("page", format!("Page must be between 1 and {}", Self::MAX_PAGE));
+            errors.push(
+                "page",
+                format!("Page must be between 1 and {}", Self::MAX_PAGE),
+            );
         }
         if !(1..=Self::MAX_PAGE_SIZE).contains(&page_size) {
             errors.push(
@@ -413,12 +425,17 @@ impl ListQuery {
 
     /// An `ILIKE` pattern finding the search text anywhere, with `\` as the escape character.
     pub fn like_pattern(&self) -> Option<String> {
-        self.search.as_deref().map(|s| format!("%{}%", escape_like(s)))
+        self.search
+            .as_deref()
+            .map(|s| format!("%{}%", escape_like(s)))
     }
 
     /// Categories whose name or slug contains the search text.
     pub fn matching_categories(&self) -> Vec<Category> {
-        self.search.as_deref().map(Category::matching).unwrap_or_default()
+        self.search
+            .as_deref()
+            .map(Category::matching)
+            .unwrap_or_default()
     }
 }
 
@@ -470,7 +487,16 @@ mod tests {
     fn categories_match_search_text_by_slug_or_name() {
         assert_eq!(Category::matching("LIVING"), vec![Category::Home]);
         assert_eq!(Category::matching("home"), vec![Category::Home]);
-        assert_eq!(Category::matching("e"), vec![Category::Apparel, Category::Kitchen, Category::Office, Category::Home, Category::Tech]);
+        assert_eq!(
+            Category::matching("e"),
+            vec![
+                Category::Apparel,
+                Category::Kitchen,
+                Category::Office,
+                Category::Home,
+                Category::Tech
+            ]
+        );
         assert!(Category::matching("  ").is_empty());
         assert!(Category::matching("mug").is_empty());
     }
@@ -486,8 +512,22 @@ mod tests {
                 assert_eq!(ProductImage::parse(&name).unwrap().to_string(), name);
             }
         }
-        for bad in ["", "mug", "mug-", "-teal", "mug-purple", "cup-teal", "mug-teal-x", "mug teal", "../etc-teal"] {
-            assert_eq!(ProductImage::parse(bad), Err(CatalogError::UnknownImage), "{bad:?}");
+        for bad in [
+            "",
+            "mug",
+            "mug-",
+            "-teal",
+            "mug-purple",
+            "cup-teal",
+            "mug-teal-x",
+            "mug teal",
+            "../etc-teal",
+        ] {
+            assert_eq!(
+                ProductImage::parse(bad),
+                Err(CatalogError::UnknownImage),
+                "{bad:?}"
+            );
         }
     }
 
@@ -514,7 +554,10 @@ mod tests {
             image: "mug-purple".into(),
         };
         let errors = Product::parse(bad).unwrap_err();
-        assert_eq!(fields(&errors), ["sku", "name", "description", "price", "category", "image"]);
+        assert_eq!(
+            fields(&errors),
+            ["sku", "name", "description", "price", "category", "image"]
+        );
         assert_eq!(errors[1].message, "Enter a product name");
         assert_eq!(errors[3].message, "Amount can't be negative");
     }
@@ -544,16 +587,25 @@ mod tests {
         p.price_minor = 0;
         assert!(Product::parse(p.clone()).is_ok());
         p.currency = "XYZ".into();
-        assert_eq!(fields(&Product::parse(p.clone()).unwrap_err()), ["price.currency"]);
+        assert_eq!(
+            fields(&Product::parse(p.clone()).unwrap_err()),
+            ["price.currency"]
+        );
         p.price_minor = -5;
-        assert_eq!(fields(&Product::parse(p).unwrap_err()), ["price.currency", "price"]);
+        assert_eq!(
+            fields(&Product::parse(p).unwrap_err()),
+            ["price.currency", "price"]
+        );
     }
 
     #[test]
     fn sku_batches() {
         let skus: Vec<String> = ["a-1", "B-2", "A-1"].map(String::from).to_vec();
         let parsed = parse_sku_batch(&skus).unwrap();
-        assert_eq!(parsed.iter().map(Sku::as_str).collect::<Vec<_>>(), ["A-1", "B-2"]);
+        assert_eq!(
+            parsed.iter().map(Sku::as_str).collect::<Vec<_>>(),
+            ["A-1", "B-2"]
+        );
         assert_eq!(parse_sku_batch(&[]), Ok(vec![]));
         let errors = parse_sku_batch(&["ok-1".into(), "no".into(), "bad sku".into()]).unwrap_err();
         assert_eq!(fields(&errors), ["skus[1]", "skus[2]"]);
@@ -570,14 +622,18 @@ mod tests {
         assert_eq!(q.offset(), 24);
         assert_eq!(q.like_pattern().as_deref(), Some(r"%50\%\_off%"));
         let q = ListQuery::parse(Some(""), Some("   "), 1, 48).unwrap();
-        assert_eq!((q.category(), q.search(), q.offset(), q.like_pattern()), (None, None, 0, None));
+        assert_eq!(
+            (q.category(), q.search(), q.offset(), q.like_pattern()),
+            (None, None, 0, None)
+        );
         let errors = ListQuery::parse(Some("toys"), Some("a\u{7}"), 0, 49).unwrap_err();
         assert_eq!(fields(&errors), ["category", "query", "page", "page_size"]);
         assert_eq!(errors[3].message, "Page size must be between 1 and 48");
         assert!(ListQuery::parse(None, None, 1, 0).is_err());
         assert!(ListQuery::parse(None, None, ListQuery::MAX_PAGE + 1, 1).is_err());
         assert!(ListQuery::parse(None, Some(&"s".repeat(101)), 1, 1).is_err());
-        let last = ListQuery::parse(None, None, ListQuery::MAX_PAGE, ListQuery::MAX_PAGE_SIZE).unwrap();
+        let last =
+            ListQuery::parse(None, None, ListQuery::MAX_PAGE, ListQuery::MAX_PAGE_SIZE).unwrap();
         assert_eq!(last.offset(), 9_999 * 48);
     }
 

@@ -77,7 +77,11 @@ mod tests {
 
     #[test]
     fn finished_orders_are_answered_as_they_are() {
-        for status in [OrderStatus::Completed, OrderStatus::Failed, OrderStatus::Refunded] {
+        for status in [
+            OrderStatus::Completed,
+            OrderStatus::Failed,
+            OrderStatus::Refunded,
+        ] {
             assert_eq!(resume_from(status), Resume::Answer, "{status:?}");
         }
     }
@@ -106,12 +110,21 @@ mod tests {
 
     #[test]
     fn an_unknown_charge_outcome_keeps_the_order_for_a_retry() {
-        assert_eq!(recovery(Step::Charge, Failure::Unknown), Recovery::KeepForRetry);
+        assert_eq!(
+            recovery(Step::Charge, Failure::Unknown),
+            Recovery::KeepForRetry
+        );
     }
 
     #[test]
     fn a_failed_shipment_is_refunded() {
-        assert_eq!(recovery(Step::Ship, Failure::Refused), Recovery::RefundThenFail);
-        assert_eq!(recovery(Step::Ship, Failure::Unknown), Recovery::RefundThenFail);
+        assert_eq!(
+            recovery(Step::Ship, Failure::Refused),
+            Recovery::RefundThenFail
+        );
+        assert_eq!(
+            recovery(Step::Ship, Failure::Unknown),
+            Recovery::RefundThenFail
+        );
     }
 }

@@ -77,8 +77,8 @@ pub fn pg_error(what: &str, e: pg4::PgError) -> ShopError {
 pub fn redis_error(what: &str, e: redis::Error) -> ShopError {
     crate::log::error(&format!("redis {what} failed: {e:?}"));
     match e {
-        redis::Error::TypeError => ShopError::internal("Unexpected data in the cart store"),
-        _ => ShopError::unavailable("The cart store is unavailable; try again in a moment"),
+        redis::Error::TypeError => ShopError::internal("Unexpected data in a data store"),
+        _ => ShopError::unavailable("A data store is unavailable; try again in a moment"),
     }
 }
 

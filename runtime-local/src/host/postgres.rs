@@ -342,9 +342,11 @@ fn convert_entry(row: &Row, i: usize) -> anyhow::Result<DbValue> {
         }),
         Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => get(row, i, |v| Ok(DbValue::ArrayStr(v))),
         Type::INTERVAL => get(row, i, |v: Interval| Ok(DbValue::Interval(v.0))),
-        Type::INT4_RANGE | Type::INT8_RANGE | Type::NUM_RANGE => {
-            anyhow::bail!("runtime-local does not support Postgres range columns (column {:?} has type {})", column.name(), column.type_().name())
-        }
+        Type::INT4_RANGE => get(row, i, |v: postgres_range::Range<i32>| Ok(DbValue::RangeInt32(range_to_wit(&v, |x| *x)))),
+        Type::INT8_RANGE => get(row, i, |v: postgres_range::Range<i64>| Ok(DbValue::RangeInt64(range_to_wit(&v, |x| *x)))),
+        Type::NUM_RANGE => get(row, i, |v: postgres_range::Range<RangeableDecimal>| {
+            Ok(DbValue::RangeDecimal(range_to_wit(&v, |d| d.0.to_string())))
+        }),
         _ => get(row, i, |v: Other| Ok(DbValue::Unsupported(v.0))),
     }
 }
@@ -412,10 +414,83 @@ pub fn to_sql_parameter(value: &ParameterValue) -> anyhow::Result<BoxedParam> {
         ParameterValue::ArrayStr(v) => Box::new(v.clone()),
         ParameterValue::Interval(v) => Box::new(Interval(*v)),
         ParameterValue::DbNull => Box::new(PgNull),
-        ParameterValue::RangeInt32(_) | ParameterValue::RangeInt64(_) | ParameterValue::RangeDecimal(_) => {
-            anyhow::bail!("runtime-local does not support Postgres range parameters")
+        ParameterValue::RangeInt32(r) => Box::new(range_from_wit(*r)),
+        ParameterValue::RangeInt64(r) => Box::new(range_from_wit(*r)),
+        ParameterValue::RangeDecimal((lo, hi)) => {
+            let dec = |b: &Option<(String, pg::RangeBoundKind)>| -> anyhow::Result<Option<(RangeableDecimal, pg::RangeBoundKind)>> {
+                b.as_ref()
+                    .map(|(v, k)| {
+                        rust_decimal::Decimal::from_str_exact(v)
+                            .with_context(|| format!("invalid decimal {v}"))
+                            .map(|d| (RangeableDecimal(d), *k))
+                    })
+                    .transpose()
+            };
+            Box::new(range_from_wit((dec(lo)?, dec(hi)?)))
         }
     })
+}
+
+type WitRange<T> = (Option<(T, pg::RangeBoundKind)>, Option<(T, pg::RangeBoundKind)>);
+
+fn bound_kind(k: postgres_range::BoundType) -> pg::RangeBoundKind {
+    match k {
+        postgres_range::BoundType::Inclusive => pg::RangeBoundKind::Inclusive,
+        postgres_range::BoundType::Exclusive => pg::RangeBoundKind::Exclusive,
+    }
+}
+
+fn range_to_wit<T, W>(r: &postgres_range::Range<T>, f: impl Fn(&T) -> W) -> WitRange<W>
+where
+    T: PartialOrd + postgres_range::Normalizable,
+{
+    (
+        r.lower().map(|b| (f(&b.value), bound_kind(b.type_))),
+        r.upper().map(|b| (f(&b.value), bound_kind(b.type_))),
+    )
+}
+
+fn range_from_wit<T>((lo, hi): WitRange<T>) -> postgres_range::Range<T>
+where
+    T: PartialOrd + postgres_range::Normalizable,
+{
+    let kind = |k: pg::RangeBoundKind| match k {
+        pg::RangeBoundKind::Inclusive => postgres_range::BoundType::Inclusive,
+        pg::RangeBoundKind::Exclusive => postgres_range::BoundType::Exclusive,
+    };
+    postgres_range::Range::new(
+        lo.map(|(v, k)| postgres_range::RangeBound::new(v, kind(k))),
+        hi.map(|(v, k)| postgres_range::RangeBound::new(v, kind(k))),
+    )
+}
+
+/// `Decimal` usable inside `postgres_range::Range` (numrange).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+struct RangeableDecimal(rust_decimal::Decimal);
+
+impl ToSql for RangeableDecimal {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        self.0.to_sql(ty, out)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <rust_decimal::Decimal as ToSql>::accepts(ty)
+    }
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for RangeableDecimal {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        Ok(RangeableDecimal(<rust_decimal::Decimal as FromSql>::from_sql(ty, raw)?))
+    }
+    fn accepts(ty: &Type) -> bool {
+        <rust_decimal::Decimal as FromSql>::accepts(ty)
+    }
+}
+
+impl postgres_range::Normalizable for RangeableDecimal {
+    fn normalize<S: postgres_range::BoundSided>(b: postgres_range::RangeBound<S, Self>) -> postgres_range::RangeBound<S, Self> {
+        b
+    }
 }
 
 /// SQL NULL of any type.

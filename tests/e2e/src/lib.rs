@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use runtime_local::{App, RuntimeOptions, Server};
 
+pub mod admin;
+pub mod browser;
 pub mod html;
 
 /// Where the stores are: `SHOP_PG_ADDR` / `SHOP_REDIS_ADDR` (set by scripts/test), else the defaults.
@@ -71,23 +73,13 @@ impl Shop {
         let base = format!("http://{}", server.addr());
         let shop = Shop { server: Some(server), base, database, redis_prefix, operator_token };
 
-        let migrated = reqwest::Client::new()
-            .post(format!("{}/admin/migrate", shop.base))
-            .bearer_auth(&shop.operator_token)
-            .send()
-            .await?;
-        let status = migrated.status();
-        anyhow::ensure!(status.is_success(), "migrate answered {status}: {}", migrated.text().await?);
+        admin::migrate(&shop.base, &shop.operator_token).await?;
         Ok(shop)
     }
 
-    /// A browser-like client: keeps cookies, does not follow redirects (tests check them).
-    pub fn browser(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a reqwest client builds")
+    /// A new shopper.
+    pub fn browser(&self) -> browser::Browser {
+        browser::Browser::new(&self.base)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -132,9 +124,14 @@ impl Drop for Shop {
 }
 
 async fn connect(database: &str) -> Result<tokio_postgres::Client> {
-    let (host, port) = pg_addr().rsplit_once(':').map(|(h, p)| (h.to_string(), p.to_string())).context("SHOP_PG_ADDR")?;
+    let addr = pg_addr();
+    let (host, port) = addr.rsplit_once(':').context("SHOP_PG_ADDR must be host:port")?;
+    connect_to(host, port, "postgres", database).await
+}
+
+pub(crate) async fn connect_to(host: &str, port: &str, user: &str, database: &str) -> Result<tokio_postgres::Client> {
     let (client, conn) = tokio_postgres::connect(
-        &format!("host={host} port={port} user=postgres dbname={database}"),
+        &format!("host={host} port={port} user={user} dbname={database}"),
         tokio_postgres::NoTls,
     )
     .await

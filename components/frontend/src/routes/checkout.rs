@@ -130,11 +130,16 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
             let reason = e.message.trim_end_matches('.');
             form.alert = Some((
                 "Your payment didn't go through".into(),
-                format!("{reason}. Nothing was charged and no order was placed. Check the card details, or use a different card."),
+                format!("{reason}. Nothing was charged. Check the card details, or use a different card."),
             ));
             render_after_refusal(ctx, &form, 402).await
         }
-        ErrorCode::Unprocessable => Ok(Outgoing::see_other(&Notice::NothingToOrder.url(None))),
+        // 422 is an empty cart, or an order that cannot be fulfilled (e.g. too many items to ship).
+        ErrorCode::Unprocessable if ctx.cart_count().await == Some(0) => Ok(Outgoing::see_other(&Notice::NothingToOrder.url(None))),
+        ErrorCode::Unprocessable => {
+            form.alert = Some(("We couldn't place your order".into(), e.message.clone()));
+            render_after_refusal(ctx, &form, 422).await
+        }
         ErrorCode::BadRequest | ErrorCode::Conflict | ErrorCode::NotFound => {
             if e.fields.is_empty() {
                 let title = if e.code == ErrorCode::Conflict { "Your cart changed" } else { "We couldn't place your order" };

@@ -59,6 +59,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             }
         }
         "body" => json_response(200, json!({ "len": req.body().len() })),
+        "tcp" => tcp(&req),
         "status" => Response::new(rest.parse::<u16>().unwrap_or(200), "status"),
         _ => echo(&req),
     })
@@ -111,6 +112,38 @@ async fn outbound(req: &Request) -> Response {
     }
 }
 
+/// Connects to `?addr=host:port` with std's TcpStream (wasi:sockets), sends "ping\n", reads a line.
+fn tcp(req: &Request) -> Response {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = req.query().split('&').find_map(|kv| kv.strip_prefix("addr=")).unwrap_or_default().to_string();
+    let result = (|| -> std::io::Result<String> {
+        let mut s = std::net::TcpStream::connect(addr.as_str())?;
+        s.write_all(b"ping\n")?;
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line)?;
+        Ok(line.trim().to_string())
+    })();
+    match result {
+        Ok(line) => json_response(200, json!({ "reply": line })),
+        Err(e) => json_response(502, json!({ "error": e.kind().to_string() })),
+    }
+}
+
+fn bound<T>(v: &Value, f: impl Fn(&Value) -> T) -> Option<(T, pg::RangeBoundKind)> {
+    if v.is_null() {
+        return None;
+    }
+    let kind = if v[1] == "inc" { pg::RangeBoundKind::Inclusive } else { pg::RangeBoundKind::Exclusive };
+    Some((f(&v[0]), kind))
+}
+
+fn bound_json<T: serde::Serialize>(b: &Option<(T, pg::RangeBoundKind)>) -> Value {
+    match b {
+        None => Value::Null,
+        Some((v, k)) => json!([v, if matches!(k, pg::RangeBoundKind::Inclusive) { "inc" } else { "exc" }]),
+    }
+}
+
 fn param(p: &Value) -> ParameterValue {
     let t = p["t"].as_str().unwrap_or_default();
     let v = &p["v"];
@@ -147,6 +180,18 @@ fn param(p: &Value) -> ParameterValue {
         "array_str" => ParameterValue::ArrayStr(
             v.as_array().unwrap().iter().map(|x| x.as_str().map(str::to_string)).collect(),
         ),
+        "range_int32" => ParameterValue::RangeInt32((
+            bound(&v[0], |x| x.as_i64().unwrap_or_default() as i32),
+            bound(&v[1], |x| x.as_i64().unwrap_or_default() as i32),
+        )),
+        "range_int64" => ParameterValue::RangeInt64((
+            bound(&v[0], |x| x.as_i64().unwrap_or_default()),
+            bound(&v[1], |x| x.as_i64().unwrap_or_default()),
+        )),
+        "range_decimal" => ParameterValue::RangeDecimal((
+            bound(&v[0], |x| x.as_str().unwrap_or_default().to_string()),
+            bound(&v[1], |x| x.as_str().unwrap_or_default().to_string()),
+        )),
         "interval" => ParameterValue::Interval(pg::Interval {
             micros: tuple(0),
             days: tuple(1) as i32,
@@ -179,9 +224,11 @@ fn db_value(v: &DbValue) -> Value {
         DbValue::ArrayDecimal(a) => json!({ "t": "array_decimal", "v": a }),
         DbValue::ArrayStr(a) => json!({ "t": "array_str", "v": a }),
         DbValue::Interval(i) => json!({ "t": "interval", "v": [i.micros, i.days, i.months] }),
+        DbValue::RangeInt32((lo, hi)) => json!({ "t": "range_int32", "v": [bound_json(lo), bound_json(hi)] }),
+        DbValue::RangeInt64((lo, hi)) => json!({ "t": "range_int64", "v": [bound_json(lo), bound_json(hi)] }),
+        DbValue::RangeDecimal((lo, hi)) => json!({ "t": "range_decimal", "v": [bound_json(lo), bound_json(hi)] }),
         DbValue::DbNull => json!({ "t": "null" }),
         DbValue::Unsupported(b) => json!({ "t": "unsupported", "len": b.len() }),
-        other => json!({ "t": format!("{other:?}") }),
     }
 }
 

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Cross-file facts that no schema can check. Usage: consistency.py REPO_ROOT BUILD_DIR
+
+- the RuntimeClass handler is the containerd runtime key in BOTH containerd config templates
+  (1.7 / version 2 and 2.x / version 3), with SystemdCgroup = true;
+- every SpinApp: executor containerd-shim-spin, readiness and liveness on
+  /.well-known/spin/health, resources, and its `components` exist in spin.toml;
+- secrets (operator_token, db_url, redis_url) only ever come from secretKeyRef (the one
+  allowed literal is the non-secret stand-in for components that don't read the token);
+- every ServiceAccount an AuthorizationPolicy names exists in the same build;
+- the shim version and asset names the brief pins are the ones Ansible downloads.
+"""
+import os
+import re
+import sys
+import tomllib
+
+import yaml
+
+SECRETS = {"operator_token", "db_url", "redis_url"}
+STAND_IN = "not-used-by-this-component"
+
+
+def load_docs(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def main(root, build):
+    errors = []
+    # RuntimeClass handler <-> containerd runtime key
+    rc = [d for d in load_docs(os.path.join(build, "platform.yaml")) if d["kind"] == "RuntimeClass"]
+    handler = rc[0]["handler"] if rc else None
+    for tpl, section in [
+        ("config-v2.toml.j2", 'plugins."io.containerd.grpc.v1.cri".containerd.runtimes'),
+        ("config-v3.toml.j2", 'plugins."io.containerd.cri.v1.runtime".containerd.runtimes'),
+    ]:
+        text = open(os.path.join(root, "ansible/roles/containerd/templates", tpl)).read()
+        if f"[{section}.{handler}]" not in text:
+            errors.append(f"{tpl}: no [{section}.{handler}] for RuntimeClass handler {handler!r}")
+        if f'[{section}.{handler}.options]\n  SystemdCgroup = true' not in text:
+            errors.append(f"{tpl}: runtime {handler!r} lacks SystemdCgroup = true")
+        if 'runtime_type = "io.containerd.spin.v2"' not in text:
+            errors.append(f"{tpl}: runtime_type io.containerd.spin.v2 missing")
+
+    versions = yaml.safe_load(open(os.path.join(root, "ansible/group_vars/all/versions.yml")))
+    if versions.get("containerd_shim_spin_version") != "v0.24.0":
+        errors.append("containerd_shim_spin_version is not v0.24.0")
+    if set(versions.get("containerd_shim_spin_sha256", {})) != {"x86_64", "aarch64"}:
+        errors.append("containerd_shim_spin_sha256 must have x86_64 and aarch64 entries")
+    shim_defaults = open(os.path.join(root, "ansible/roles/containerd/defaults/main.yml")).read()
+    if "containerd-shim-spin-v2-linux-{{ ansible_facts['architecture'] }}.tar.gz" not in shim_defaults:
+        errors.append("the shim URL is not the containerd-shim-spin-v2-linux-<arch>.tar.gz asset")
+
+    with open(os.path.join(root, "spin.toml"), "rb") as f:
+        manifest = tomllib.load(f)
+    components = set(manifest.get("component", {}))
+
+    for name in sorted(os.listdir(build)):
+        if not name.endswith(".yaml"):
+            continue
+        docs = load_docs(os.path.join(build, name))
+        sas = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
+        for d in docs:
+            where = f"{name}: {d['kind']}/{d['metadata']['name']}"
+            if d["kind"] == "SpinApp":
+                spec = d["spec"]
+                if spec.get("executor") != "containerd-shim-spin":
+                    errors.append(f"{where}: executor is not containerd-shim-spin")
+                for probe in ("readiness", "liveness"):
+                    path = spec.get("checks", {}).get(probe, {}).get("httpGet", {}).get("path")
+                    if path != "/.well-known/spin/health":
+                        errors.append(f"{where}: {probe} probe is {path!r}")
+                if not spec.get("resources", {}).get("requests") or not spec.get("resources", {}).get("limits"):
+                    errors.append(f"{where}: resources requests/limits missing")
+                for c in spec.get("components", []):
+                    if c not in components:
+                        errors.append(f"{where}: component {c!r} is not in spin.toml")
+                for var in spec.get("variables", []):
+                    if var["name"] in SECRETS:
+                        ref = var.get("valueFrom", {}).get("secretKeyRef")
+                        if not ref and not (var["name"] == "operator_token" and var.get("value") == STAND_IN):
+                            errors.append(f"{where}: secret variable {var['name']} not from a secretKeyRef")
+                    if var["name"] not in manifest.get("variables", {}):
+                        errors.append(f"{where}: variable {var['name']} is not declared in spin.toml")
+                if spec.get("serviceAccountName") not in sas:
+                    errors.append(f"{where}: ServiceAccount {spec.get('serviceAccountName')} not in this build")
+            if d["kind"] == "AuthorizationPolicy":
+                for rule in d["spec"].get("rules", []):
+                    for src in rule.get("from", []):
+                        for p in src.get("source", {}).get("principals", []):
+                            m = re.fullmatch(r"cluster\.local/ns/shop/sa/(.+)", p)
+                            if m and m.group(1) not in sas:
+                                errors.append(f"{where}: principal {p} has no ServiceAccount in this build")
+    for e in errors:
+        print(f"  {e}")
+    print("consistency: " + ("ok" if not errors else f"{len(errors)} problem(s)"))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,24 @@
+output "repository_url" {
+  description = "ECR repository URL."
+  value       = aws_ecr_repository.shop.repository_url
+}
+
+output "repository_arn" {
+  description = "ECR repository ARN (node pull permissions)."
+  value       = aws_ecr_repository.shop.arn
+}
+
+output "kms_key_arn" {
+  description = "KMS key encrypting the repository (pullers need kms:Decrypt)."
+  value       = aws_kms_key.ecr.arn
+}
+
+output "ci_push_role_arn" {
+  description = "Role CircleCI assumes to push."
+  value       = aws_iam_role.ci_push.arn
+}
+
+output "ci_deploy_role_arn" {
+  description = "Role CircleCI assumes to deploy."
+  value       = aws_iam_role.ci_deploy.arn
+}

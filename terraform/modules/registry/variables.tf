@@ -1,0 +1,34 @@
+variable "name" {
+  description = "Name prefix."
+  type        = string
+}
+
+variable "repository_name" {
+  description = "ECR repository name."
+  type        = string
+}
+
+variable "account_id" {
+  description = "AWS account id."
+  type        = string
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+}
+
+variable "circleci_org_id" {
+  description = "CircleCI organization id (OIDC)."
+  type        = string
+}
+
+variable "circleci_project_id" {
+  description = "CircleCI project id (OIDC subject)."
+  type        = string
+}
+
+variable "control_plane_instance_arn" {
+  description = "The deploy role may port-forward to this instance through SSM."
+  type        = string
+}

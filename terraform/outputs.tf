@@ -1,0 +1,70 @@
+# Read by ansible/inventory/from-terraform (terraform output -json) and by docs/deploy.md.
+output "region" {
+  description = "AWS region (aws_ec2 inventory, ECR login)."
+  value       = var.region
+}
+
+output "project" {
+  description = "Project tag the aws_ec2 inventory filters on."
+  value       = var.project
+}
+
+output "environment" {
+  description = "Environment tag the aws_ec2 inventory filters on."
+  value       = var.environment
+}
+
+output "control_plane_instance_id" {
+  description = "SSM target of the control plane (Ansible, kubectl port-forwarding from CI)."
+  value       = module.cluster.control_plane_instance_id
+}
+
+output "control_plane_private_ip" {
+  description = "kubeadm controlPlaneEndpoint (port 6443)."
+  value       = module.cluster.control_plane_private_ip
+}
+
+output "worker_asg_name" {
+  description = "Autoscaling group of the workers."
+  value       = module.cluster.worker_asg_name
+}
+
+output "pod_cidr" {
+  description = "Pod network (kubeadm podSubnet, Calico IP pool); outside the VPC range."
+  value       = module.cluster.pod_cidr
+}
+
+output "ingress_node_ports" {
+  description = "NodePorts the Istio ingress gateway must use (the load balancer targets them)."
+  value       = var.ingress_node_ports
+}
+
+output "ecr_repository_url" {
+  description = "Where CI pushes the shop's OCI artifact."
+  value       = module.registry.repository_url
+}
+
+output "ci_push_role_arn" {
+  description = "CircleCI OIDC role for `spin registry push` (context variable AWS_PUSH_ROLE_ARN)."
+  value       = module.registry.ci_push_role_arn
+}
+
+output "ci_deploy_role_arn" {
+  description = "CircleCI OIDC role for the deploy job (context variable AWS_DEPLOY_ROLE_ARN)."
+  value       = module.registry.ci_deploy_role_arn
+}
+
+output "public_url" {
+  description = "The shop's public URL."
+  value       = "https://${var.domain_name}"
+}
+
+output "load_balancer_dns_name" {
+  description = "DNS name of the public Application Load Balancer."
+  value       = module.cluster.alb_dns_name
+}
+
+output "ebs_kms_key_arn" {
+  description = "KMS key for EBS volumes (root volumes and the EBS CSI StorageClass)."
+  value       = module.cluster.ebs_kms_key_arn
+}

@@ -1,0 +1,49 @@
+//! Operator chores shared by the test harness and the `shop-admin` tool.
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+
+/// Creates the database named in a `postgres://user@host:port/name?...` URL if it is missing.
+pub async fn create_database(url: &str) -> Result<()> {
+    let rest = url.strip_prefix("postgres://").context("the database URL must start with postgres://")?;
+    let (authority, path) = rest.split_once('/').context("the database URL names no database")?;
+    let name = path.split('?').next().unwrap_or_default();
+    ensure!(
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "database name `{name}` must be letters, digits and underscores"
+    );
+    let (user, hostport) = authority.split_once('@').unwrap_or(("postgres", authority));
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    let client = crate::connect_to(host, port, user, "postgres").await?;
+    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    if !exists {
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        println!("created database {name}");
+    }
+    Ok(())
+}
+
+/// Waits up to a minute for `GET /.well-known/spin/health` to answer 200.
+pub async fn wait_healthy(base: &str) -> Result<()> {
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    loop {
+        let health = client.get(format!("{base}/.well-known/spin/health")).send().await;
+        if matches!(&health, Ok(r) if r.status().is_success()) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("the shop at {base} did not become healthy within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Applies every service's migrations; returns the JSON report.
+pub async fn migrate(base: &str, token: &str) -> Result<String> {
+    let response = reqwest::Client::new().post(format!("{base}/admin/migrate")).bearer_auth(token).send().await?;
+    let status = response.status();
+    let body = response.text().await?;
+    ensure!(status.is_success(), "migrate answered {status}: {body}");
+    Ok(body)
+}
