@@ -23,17 +23,17 @@
 //!
 //! A status change that finds the order already moved on (a concurrent request for the same
 //! attempt) answers with the order as stored.
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 use shop_contract::checkout::PlaceOrderRequest;
 use shop_contract::{carts, catalog, email, payment, shipping};
 use shop_contract::{CardDetails, ErrorCode, FieldError, Order, OrderLine, OrderStatus, ShopError};
+use shop_spin::wire::{address_from_wire, address_to_wire, money_to_wire};
 use shop_domain::card_details::parse_card_details;
 use shop_domain::checkout::{recovery, resume_from, Failure, Recovery, Resume, Step};
 use shop_domain::{
-    order, Address, AddressInput, Currency, EmailAddress, IdempotencyKey, Money, OrderId,
-    PricingError, Quantity, SessionId, Sku, YearMonth,
+    order, Address, Currency, EmailAddress, IdempotencyKey, Money, OrderId,
+    PricingError, Quantity, SessionId, Sku,
 };
 
 use crate::services::Services;
@@ -82,26 +82,16 @@ fn validate(req: PlaceOrderRequest) -> Result<Checkout, ShopError> {
     let email = EmailAddress::parse(&req.email)
         .map_err(|e| errors.push(FieldError::new("email", e.to_string())))
         .ok();
-    let a = req.address;
-    let input = AddressInput {
-        name: a.name,
-        street: a.street,
-        city: a.city,
-        postal_code: a.postal_code,
-        country: a.country,
-    };
-    let address = Address::parse(input)
-        .map_err(|fields| errors.extend(prefixed("address.", fields)))
-        .ok();
+    let address = address_from_wire(req.address, "address.", &mut errors);
     let c = &req.card;
     let card_ok = parse_card_details(
         &c.number,
         c.expiry_month,
         c.expiry_year,
         &c.cvv,
-        this_month(),
+        shop_spin::wire::this_month(),
     )
-    .map_err(|fields| errors.extend(prefixed("card.", fields)))
+    .map_err(|fields| errors.extend(shop_spin::wire::prefixed("card.", fields)))
     .is_ok();
     match (session, attempt, email, address) {
         (Some(session), Some(attempt), Some(email), Some(address)) if card_ok => Ok(Checkout {
@@ -125,7 +115,7 @@ impl PlaceOrder {
             return Ok(None);
         };
         if order.email != self.checkout.email.as_str()
-            || order.address != contract_address(&self.checkout.address)
+            || order.address != address_to_wire(&self.checkout.address)
         {
             return Err(ShopError::conflict(
                 "This checkout was already used to place an order with other details; reload the checkout page and try again",
@@ -142,11 +132,11 @@ impl PlaceOrder {
             session: self.session().to_string(),
             status: OrderStatus::Pending,
             email: self.checkout.email.to_string(),
-            address: contract_address(&self.checkout.address),
+            address: address_to_wire(&self.checkout.address),
             lines,
-            subtotal: contract_money(totals.subtotal()),
-            shipping: contract_money(totals.shipping()),
-            total: contract_money(totals.total()),
+            subtotal: money_to_wire(totals.subtotal()),
+            shipping: money_to_wire(totals.shipping()),
+            total: money_to_wire(totals.total()),
             transaction_id: None,
             tracking_id: None,
             failure: None,
@@ -230,9 +220,9 @@ impl PlaceOrder {
                     sku: line.sku.to_string(),
                     name: line.name,
                     image,
-                    unit_price: contract_money(line.unit_price),
+                    unit_price: money_to_wire(line.unit_price),
                     quantity: line.quantity.get(),
-                    line_total: contract_money(line_total),
+                    line_total: money_to_wire(line_total),
                 })
             })
             .collect::<Result<Vec<_>, ShopError>>()?;
@@ -521,46 +511,6 @@ fn new_order_id() -> OrderId {
     let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
     // XOR mixes away the UUID's fixed version bits, leaving 64 random bits for the 60 used.
     OrderId::from_random((high ^ low).to_be_bytes())
-}
-
-fn contract_money(m: Money) -> shop_contract::Money {
-    shop_contract::Money {
-        minor: m.minor(),
-        currency: m.currency().code().to_string(),
-    }
-}
-
-fn contract_address(a: &Address) -> shop_contract::Address {
-    let i = a.to_input();
-    shop_contract::Address {
-        name: i.name,
-        street: i.street,
-        city: i.city,
-        postal_code: i.postal_code,
-        country: i.country,
-    }
-}
-
-fn prefixed(
-    prefix: &str,
-    fields: Vec<shop_domain::FieldError>,
-) -> impl Iterator<Item = FieldError> + '_ {
-    fields
-        .into_iter()
-        .map(move |e| FieldError::new(format!("{prefix}{}", e.field), e.message))
-}
-
-/// The current month in UTC, which card expiry dates are checked against.
-fn this_month() -> YearMonth {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let (year, month, _) = shop_spin::log::civil_from_days(days);
-    YearMonth::new(
-        u16::try_from(year).unwrap_or(u16::MAX),
-        u8::try_from(month).unwrap_or(1),
-    )
 }
 
 /// One log line about an order (never the card or the address).

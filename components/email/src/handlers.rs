@@ -2,7 +2,7 @@
 use serde_json::{json, Map};
 use shop_contract::email::{ConfirmationRequest, Outbox, OutboxRequest, SentEmail};
 use shop_contract::{FieldError, Order, ShopError};
-use shop_domain::{Address, AddressInput, Currency, EmailAddress, Money, OrderId};
+use shop_domain::{EmailAddress, OrderId};
 
 use crate::outbox;
 use crate::render::{Confirmation, Line};
@@ -64,32 +64,14 @@ fn validate(order: Order) -> Result<(OrderId, EmailAddress, Confirmation), ShopE
     let to = EmailAddress::parse(&order.email)
         .map_err(|e| errors.push(FieldError::new("order.email", e.to_string())))
         .ok();
-    let a = order.address;
-    let input = AddressInput {
-        name: a.name,
-        street: a.street,
-        city: a.city,
-        postal_code: a.postal_code,
-        country: a.country,
-    };
-    let address = Address::parse(input)
-        .map_err(|address_errors| {
-            errors.extend(
-                address_errors
-                    .into_iter()
-                    .map(|e| FieldError::new(format!("order.address.{}", e.field), e.message)),
-            )
-        })
-        .ok();
+    let address = shop_spin::wire::address_from_wire(order.address, "order.address.", &mut errors);
     if order.lines.is_empty() {
         errors.push(FieldError::new(
             "order.lines",
             "An order confirmation needs at least one line",
         ));
     }
-    let mut money = |field: String, m: &shop_contract::Money| match Currency::parse(&m.currency)
-        .and_then(|c| Money::new(m.minor, c))
-    {
+    let mut money = |field: String, m: &shop_contract::Money| match shop_spin::wire::money_from_wire(m) {
         Ok(m) => m.format(),
         Err(e) => {
             errors.push(FieldError::new(field, e.to_string()));

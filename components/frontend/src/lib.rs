@@ -103,7 +103,6 @@ fn log_request(request_id: &str, req: &Incoming, out: &Outgoing, started: Instan
 
 /// The current UTC year and month.
 fn today() -> (u32, u32) {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (year, month, _) = shop_spin::log::civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
-    (u32::try_from(year).unwrap_or(2026), month)
+    let m = shop_spin::wire::this_month();
+    (u32::from(m.year), u32::from(m.month))
 }

@@ -1,5 +1,4 @@
 //! The payment operations: `charge` and `refund`.
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 use shop_contract::payment::{ChargeRequest, Receipt, RefundReceipt, RefundRequest};
@@ -8,7 +7,7 @@ use shop_domain::card::test_card_outcome;
 use shop_domain::card_details::parse_card_details;
 use shop_domain::validation::clean_text;
 use shop_domain::{
-    Card, ChargeDecision, Currency, IdempotencyKey, Money, TransactionId, YearMonth,
+    Card, ChargeDecision, Currency, IdempotencyKey, Money, TransactionId,
 };
 
 use crate::ledger::Ledger;
@@ -44,7 +43,7 @@ pub async fn charge(req: ChargeRequest) -> Result<Receipt, ShopError> {
     }
     let receipt = Receipt {
         transaction_id: TransactionId::from_random(*uuid::Uuid::new_v4().as_bytes()).to_string(),
-        amount: contract_money(charge.amount),
+        amount: shop_spin::wire::money_to_wire(charge.amount),
         card_brand: charge.card.brand().name().to_string(),
         card_last4: charge.card.last4().to_string(),
     };
@@ -71,7 +70,7 @@ pub async fn charge(req: ChargeRequest) -> Result<Receipt, ShopError> {
 
 /// Answers a repeated idempotency key with the earlier receipt, if it was for the same amount.
 fn replay(ledger: &Ledger, earlier: Receipt, charge: &ValidCharge) -> Result<Receipt, ShopError> {
-    if earlier.amount != contract_money(charge.amount) {
+    if earlier.amount != shop_spin::wire::money_to_wire(charge.amount) {
         let earlier_amount = Currency::parse(&earlier.amount.currency)
             .ok()
             .and_then(|c| Money::new(earlier.amount.minor, c).ok())
@@ -164,7 +163,7 @@ fn validate_charge(req: &ChargeRequest) -> Result<ValidCharge, ShopError> {
         c.expiry_month,
         c.expiry_year,
         &c.cvv,
-        this_month(),
+        shop_spin::wire::this_month(),
     )
     .map_err(|card_errors| {
         errors.extend(
@@ -178,26 +177,6 @@ fn validate_charge(req: &ChargeRequest) -> Result<ValidCharge, ShopError> {
         (Some(key), Some(amount), Some(card)) => Ok(ValidCharge { key, amount, card }),
         _ => Err(ShopError::invalid_fields(errors)),
     }
-}
-
-fn contract_money(m: Money) -> shop_contract::Money {
-    shop_contract::Money {
-        minor: m.minor(),
-        currency: m.currency().code().to_string(),
-    }
-}
-
-/// The current month in UTC, which card expiry dates are checked against.
-fn this_month() -> YearMonth {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let (year, month, _) = shop_spin::log::civil_from_days(days);
-    YearMonth::new(
-        u16::try_from(year).unwrap_or(u16::MAX),
-        u8::try_from(month).unwrap_or(1),
-    )
 }
 
 /// One log line about a charge; the card appears only as brand and last four digits.

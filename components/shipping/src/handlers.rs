@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 use shop_contract::shipping::{Quote, QuoteRequest, ShipRequest, Shipment};
 use shop_contract::{FieldError, ShopError};
 use shop_domain::{
-    shipping, Address, AddressInput, Country, Currency, IdempotencyKey, Money, Quantity,
+    shipping, Address, Country, Currency, IdempotencyKey, Quantity,
     ShippingZone, Sku, TrackingId,
 };
 use shop_spin::store::Redis;
@@ -37,7 +37,7 @@ pub async fn get_quote(req: QuoteRequest) -> Result<Quote, ShopError> {
         .ok();
     match (country, currency) {
         (Some(country), Some(currency)) if errors.is_empty() => Ok(Quote {
-            cost: contract_money(shipping::quote(country, req.item_count, currency)),
+            cost: shop_spin::wire::money_to_wire(shipping::quote(country, req.item_count, currency)),
             zone: ShippingZone::for_country(country).name().to_string(),
         }),
         _ => Err(ShopError::invalid_fields(errors)),
@@ -91,7 +91,7 @@ pub async fn ship_order(req: ShipRequest) -> Result<Shipment, ShopError> {
         request: request.clone(),
         shipment: Shipment {
             tracking_id: tracking_id.to_string(),
-            cost: contract_money(cost),
+            cost: shop_spin::wire::money_to_wire(cost),
         },
     };
     if redis.set_nx(
@@ -145,23 +145,7 @@ fn validate_shipment(req: ShipRequest) -> Result<ValidShipment, ShopError> {
     let key = IdempotencyKey::parse(&req.idempotency_key)
         .map_err(|e| errors.push(FieldError::new("idempotency_key", e.to_string())))
         .ok();
-    let a = req.address;
-    let input = AddressInput {
-        name: a.name,
-        street: a.street,
-        city: a.city,
-        postal_code: a.postal_code,
-        country: a.country,
-    };
-    let address = Address::parse(input)
-        .map_err(|address_errors| {
-            errors.extend(
-                address_errors
-                    .into_iter()
-                    .map(|e| FieldError::new(format!("address.{}", e.field), e.message)),
-            )
-        })
-        .ok();
+    let address = shop_spin::wire::address_from_wire(req.address, "address.", &mut errors);
     if req.items.is_empty() {
         errors.push(FieldError::new(
             "items",
@@ -203,9 +187,3 @@ fn validate_shipment(req: ShipRequest) -> Result<ValidShipment, ShopError> {
     }
 }
 
-fn contract_money(m: Money) -> shop_contract::Money {
-    shop_contract::Money {
-        minor: m.minor(),
-        currency: m.currency().code().to_string(),
-    }
-}

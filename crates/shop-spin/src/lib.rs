@@ -11,5 +11,6 @@ pub mod log;
 pub mod rpc;
 pub mod serve;
 pub mod store;
+pub mod wire;
 
 pub use shop_contract::{ErrorCode, FieldError, ShopError};

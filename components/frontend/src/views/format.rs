@@ -1,10 +1,10 @@
 //! Turning contract values into shopper-facing text. Money goes through shop-domain's exact
 //! integer formatting; nothing here uses floating point.
-use shop_domain::{Currency, Money};
+use shop_domain::Money;
 
 /// A contract amount as domain money, when it is valid (known currency, not negative).
 pub fn money(m: &shop_contract::Money) -> Option<Money> {
-    Currency::parse(&m.currency).ok().and_then(|c| Money::new(m.minor, c).ok())
+    shop_spin::wire::money_from_wire(m).ok()
 }
 
 /// `$1,234.50`, `¥1,999`, `CA$19.99`; amounts a service should never send are shown as unknown.

@@ -1,0 +1,78 @@
+//! The edge between the contract's wire types and the domain's checked types: parse on the way
+//! in (collecting field errors), convert back on the way out. Every service uses these, so a
+//! wire shape is read and written the same way everywhere.
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use shop_contract::FieldError;
+use shop_domain::{Address, AddressInput, Currency, Money, MoneyError, YearMonth};
+
+/// A domain amount on the wire.
+pub fn money_to_wire(m: Money) -> shop_contract::Money {
+    shop_contract::Money { minor: m.minor(), currency: m.currency().code().to_string() }
+}
+
+/// A wire amount checked: a supported currency and a non-negative amount.
+pub fn money_from_wire(m: &shop_contract::Money) -> Result<Money, MoneyError> {
+    Currency::parse(&m.currency).and_then(|c| Money::new(m.minor, c))
+}
+
+/// A domain address on the wire.
+pub fn address_to_wire(a: &Address) -> shop_contract::Address {
+    let i = a.to_input();
+    shop_contract::Address { name: i.name, street: i.street, city: i.city, postal_code: i.postal_code, country: i.country }
+}
+
+/// Parses a wire address; each problem is added to `errors` on the field `{prefix}{name}`.
+pub fn address_from_wire(a: shop_contract::Address, prefix: &str, errors: &mut Vec<FieldError>) -> Option<Address> {
+    let input =
+        AddressInput { name: a.name, street: a.street, city: a.city, postal_code: a.postal_code, country: a.country };
+    Address::parse(input).map_err(|fields| errors.extend(prefixed(prefix, fields))).ok()
+}
+
+/// Domain field errors as wire field errors named `{prefix}{field}`.
+pub fn prefixed(prefix: &str, fields: Vec<shop_domain::FieldError>) -> impl Iterator<Item = FieldError> + '_ {
+    fields.into_iter().map(move |e| FieldError::new(format!("{prefix}{}", e.field), e.message))
+}
+
+/// The current month in UTC, which card expiry dates are checked against.
+pub fn this_month() -> YearMonth {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let (year, month, _) = crate::log::civil_from_days(days);
+    YearMonth::new(u16::try_from(year).unwrap_or(u16::MAX), u8::try_from(month).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_round_trips_and_bad_wire_money_is_refused() {
+        let wire = shop_contract::Money { minor: 1999, currency: "usd".into() };
+        let money = money_from_wire(&wire).unwrap();
+        assert_eq!(money_to_wire(money), shop_contract::Money { minor: 1999, currency: "USD".into() });
+        assert!(money_from_wire(&shop_contract::Money { minor: -1, currency: "USD".into() }).is_err());
+        assert!(money_from_wire(&shop_contract::Money { minor: 1, currency: "XXX".into() }).is_err());
+    }
+
+    #[test]
+    fn address_errors_are_prefixed() {
+        let wire = shop_contract::Address {
+            name: "Ada".into(),
+            street: "".into(),
+            city: "London".into(),
+            postal_code: "N1 9GU".into(),
+            country: "ZZ".into(),
+        };
+        let mut errors = Vec::new();
+        assert!(address_from_wire(wire, "address.", &mut errors).is_none());
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"address.street") && fields.contains(&"address.country"), "{fields:?}");
+    }
+
+    #[test]
+    fn this_month_is_plausible() {
+        let m = this_month();
+        assert!(m.year >= 2025 && (1..=12).contains(&m.month));
+    }
+}
