@@ -103,16 +103,20 @@ async fn with_session<B: Backend>(
         }
         let hosts: Vec<&str> = req.header_values("host").chain(req.header_values("x-forwarded-host")).collect();
         let provenance = Provenance { sec_fetch_site: req.header("sec-fetch-site"), origin: req.header("origin"), hosts: &hosts };
-        let form = Form::parse(&req.body);
-        let token_ok = form.as_ref().is_ok_and(|f| csrf::token_matches(&session.csrf, f.get(csrf::FIELD)));
-        if !csrf::same_origin(provenance) || !token_ok {
+        // Cross-site first; then a form that cannot be decoded is a 400 (as documented), which
+        // acts on nothing; only a decoded form can carry the token that lets it act.
+        if !csrf::same_origin(provenance) {
             let count = ctx.cart_count().await;
             return errors::form_expired(&ctx.chrome(count, Section::Other));
         }
-        match form {
-            Ok(form) => ctx.form = form,
-            Err(_) => return errors::bad_request(&bare, "We couldn't read that form. Please go back and try again."),
+        let Ok(form) = Form::parse(&req.body) else {
+            return errors::bad_request(&bare, "We couldn't read that form. Please go back and try again.");
+        };
+        if !csrf::token_matches(&session.csrf, form.get(csrf::FIELD)) {
+            let count = ctx.cart_count().await;
+            return errors::form_expired(&ctx.chrome(count, Section::Other));
         }
+        ctx.form = form;
     }
     let result = match route {
         Route::Home => routes::home::page(&ctx).await,

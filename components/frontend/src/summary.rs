@@ -1,7 +1,8 @@
 //! A cart joined with its products and priced: what the cart page and the checkout summary show.
 //!
 //! Arithmetic is shop-domain's (integer money, one currency per order); the shipping estimate is
-//! its quote for the default destination, the United States, so no service call is needed.
+//! its quote (the same one the shipping service charges) for the default destination, the United
+//! States, or for the country the checkout form names, so no service call is needed.
 use shop_contract::carts::Cart;
 use shop_contract::Product;
 use shop_domain::{order, shipping, Country, Money, OrderLine, Quantity, Sku};
@@ -28,7 +29,7 @@ pub struct Totals {
     pub total: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub lines: Vec<Line>,
     /// SKUs in the cart that the catalog no longer has (or cannot price), with their quantity.
@@ -37,6 +38,14 @@ pub struct Summary {
     pub item_count: u32,
     /// `None` when there is nothing to price, or prices are in several currencies.
     pub totals: Option<Totals>,
+    /// Where the shipping in `totals` is estimated to.
+    pub shipping_country: Country,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary { lines: Vec::new(), unavailable: Vec::new(), item_count: 0, totals: None, shipping_country: ESTIMATE_COUNTRY }
+    }
 }
 
 impl Summary {
@@ -50,8 +59,14 @@ impl Summary {
     }
 }
 
+/// The cart priced, with shipping estimated to the United States.
 pub fn build(cart: &Cart, products: &[Product]) -> Summary {
-    let mut summary = Summary::default();
+    build_for(cart, products, ESTIMATE_COUNTRY)
+}
+
+/// The cart priced, with shipping estimated to `country`.
+pub fn build_for(cart: &Cart, products: &[Product], country: Country) -> Summary {
+    let mut summary = Summary { shipping_country: country, ..Summary::default() };
     let mut priced: Vec<OrderLine> = Vec::new();
     for cart_line in &cart.lines {
         let product = products.iter().find(|p| p.sku.eq_ignore_ascii_case(&cart_line.sku));
@@ -82,7 +97,7 @@ pub fn build(cart: &Cart, products: &[Product]) -> Summary {
     summary.item_count = order::item_count(&priced);
     summary.totals = priced.first().and_then(|first| {
         let currency = first.unit_price.currency();
-        let shipping: Money = shipping::quote(ESTIMATE_COUNTRY, summary.item_count, currency);
+        let shipping: Money = shipping::quote(country, summary.item_count, currency);
         order::price_order(&priced, shipping).ok().map(|t| Totals {
             subtotal: t.subtotal().format(),
             shipping: t.shipping().format(),
@@ -129,6 +144,16 @@ mod tests {
         let total = Money::new(4499 + expected_shipping.minor(), shop_domain::Currency::Usd).unwrap();
         assert_eq!(totals.total, total.format());
         assert_eq!(s.name_of("mug-1"), Some("Product MUG-1"));
+    }
+
+    #[test]
+    fn shipping_is_estimated_for_the_country_given() {
+        let c = cart(&[("MUG-1", 2)]);
+        let p = [product("MUG-1", 1000, "USD")];
+        assert_eq!(build(&c, &p).shipping_country, Country::US);
+        let gb = build_for(&c, &p, Country::GB);
+        assert_eq!(gb.shipping_country, Country::GB);
+        assert_eq!(gb.totals.unwrap().shipping, shipping::quote(Country::GB, 2, shop_domain::Currency::Usd).format());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use shop_contract::carts::{ops, AddItemRequest, Cart, RemoveItemRequest, SetQuantityRequest};
 use shop_contract::catalog::{ops as catalog_ops, GetProductsRequest};
 use shop_contract::{ErrorCode, ShopError};
-use shop_domain::{Quantity, Sku};
+use shop_domain::{Country, Quantity, Sku};
 
 use crate::app::{Ctx, PageResult};
 use crate::backend::{Backend, Service};
@@ -15,12 +15,17 @@ use crate::views::parts;
 
 /// The cart joined with its products: the cart call plus, when it has lines, one batch lookup.
 pub async fn load_summary<B: Backend>(ctx: &Ctx<'_, B>, cart: &Cart) -> Result<Summary, ShopError> {
+    load_summary_for(ctx, cart, summary::ESTIMATE_COUNTRY).await
+}
+
+/// As [`load_summary`], with shipping estimated to `country` (the one chosen at checkout).
+pub async fn load_summary_for<B: Backend>(ctx: &Ctx<'_, B>, cart: &Cart, country: Country) -> Result<Summary, ShopError> {
     if cart.lines.is_empty() {
-        return Ok(Summary::default());
+        return Ok(Summary { shipping_country: country, ..Summary::default() });
     }
     let skus = cart.lines.iter().map(|l| l.sku.clone()).collect();
     let found = ctx.backend.call(Service::Products, catalog_ops::get_products, &GetProductsRequest { skus }).await?;
-    Ok(summary::build(cart, &found.products))
+    Ok(summary::build_for(cart, &found.products, country))
 }
 
 pub async fn page<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {

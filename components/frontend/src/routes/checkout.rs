@@ -11,7 +11,7 @@ use shop_domain::{AddressInput, EmailAddress, IdempotencyKey, YearMonth};
 use crate::app::{Ctx, PageResult};
 use crate::backend::{Backend, Service};
 use crate::http::Outgoing;
-use crate::routes::cart::load_summary;
+use crate::routes::cart::load_summary_for;
 use crate::session::random_token;
 use crate::views::cart::Notice;
 use crate::views::checkout::{self as view, CheckoutForm};
@@ -26,7 +26,9 @@ pub async fn form<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
 /// The form with the priced cart beside it (two calls: the cart, its products).
 async fn render_with_summary<B: Backend>(ctx: &Ctx<'_, B>, form: &CheckoutForm, status: u16) -> PageResult {
     let cart = ctx.cart().await?;
-    let summary = load_summary(ctx, &cart).await?;
+    // Shipping for the country the form names (the quote checkout will charge), else the default.
+    let country = shop_domain::Country::parse(&form.country).unwrap_or(crate::summary::ESTIMATE_COUNTRY);
+    let summary = load_summary_for(ctx, &cart, country).await?;
     if summary.item_count == 0 {
         return Ok(Outgoing::see_other("/cart"));
     }

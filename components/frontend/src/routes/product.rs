@@ -31,8 +31,10 @@ pub async fn page<B: Backend>(ctx: &Ctx<'_, B>, raw_sku: &str) -> PageResult {
 }
 
 pub fn not_found(chrome: &crate::views::layout::Chrome) -> crate::http::Outgoing {
+    // Not a page of the catalogue: no category link is marked as the current page.
+    let chrome = crate::views::layout::Chrome { section: Section::Other, category: None, ..chrome.clone() };
     errors::not_found(
-        chrome,
+        &chrome,
         "We couldn't find that product",
         "It may have sold out for good, or the link may be mistyped. Try searching for it, or browse our categories.",
     )

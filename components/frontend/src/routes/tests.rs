@@ -281,6 +281,7 @@ fn product_page_and_its_404() {
     let (out, html) = get(&fake, "/product/NOPE-1");
     assert_eq!(out.status, 404);
     assert!(html.contains("We couldn't find that product"));
+    assert!(!html.contains("aria-current"), "a missing product is not the catalogue's current page");
     let (out, _) = get(&fake, "/product/..%2F..%2Fetc");
     assert_eq!(out.status, 404);
 }
@@ -365,6 +366,7 @@ fn checkout_validates_beside_each_field_and_keeps_entries() {
     assert!(html.contains(r#"id="email-error""#) && html.contains(r#"id="street-error""#));
     assert!(html.contains(r#"id="card_number-error""#) && html.contains(r#"id="expiry-error""#) && html.contains(r#"id="cvv-error""#));
     assert!(html.contains(r#"value="not-an-email""#) && html.contains(r#"<option value="FR" selected>France</option>"#));
+    assert!(html.contains("Estimated shipping to France"), "the summary estimates shipping to the country chosen");
     assert!(!html.contains("4242424242424241"), "the card number is never written back");
     assert!(fake.calls() <= 2);
     assert!(fake.world.borrow().orders.is_empty());

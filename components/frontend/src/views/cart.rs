@@ -3,7 +3,7 @@
 use maud::{html, Markup};
 
 use crate::forms::encode_component;
-use crate::summary::{Summary, Totals, ESTIMATE_COUNTRY};
+use crate::summary::{Summary, Totals};
 use crate::views::{format, parts};
 
 /// What the cart page reports after a change. Only these fixed texts can appear, so a crafted
@@ -151,7 +151,7 @@ pub fn totals(summary: &Summary) -> Markup {
             Some(Totals { subtotal, shipping, total }) => {
                 dl.totals {
                     div { dt { "Subtotal (" (format::count(summary.item_count, "item", "items")) ")" } dd { (subtotal) } }
-                    div { dt { "Estimated shipping to " (ESTIMATE_COUNTRY.name()) } dd { (shipping) } }
+                    div { dt { "Estimated shipping to " (summary.shipping_country.name()) } dd { (shipping) } }
                     div.grand { dt { "Total" } dd { (total) } }
                 }
             }

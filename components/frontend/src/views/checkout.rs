@@ -95,11 +95,13 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
             div.alert role="alert" {
                 h2 { "Please check your details" }
                 ul {
-                    @for (field, message) in &form.errors {
-                        @if FIELDS.contains(&field.as_str()) {
-                            li { a href={ "#" (if field == "expiry" { "expiry_month" } else { field.as_str() }) } { (message) } }
-                        } @else {
-                            li { (message) }
+                    @for message in &other_errors {
+                        li { (message) }
+                    }
+                    // In the order the fields appear on the page.
+                    @for field in FIELDS {
+                        @if let Some(message) = form.error(field) {
+                            li { a href={ "#" (if field == "expiry" { "expiry_month" } else { field }) } { (message) } }
                         }
                     }
                 }
@@ -188,7 +190,10 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
                             }
                         }
                         (cart::totals(summary))
-                        p.small { "The shipping price for your country is confirmed when you place the order." }
+                        p.small {
+                            "Shipping shown for " (summary.shipping_country.name())
+                            ". For another country, the price is confirmed when you place the order."
+                        }
                     }
                     None => {
                         @if let Some(n) = item_count {
@@ -233,5 +238,19 @@ mod tests {
         assert!(html.contains(r#"aria-describedby="cvv-hint cvv-error""#));
         assert!(html.contains("Something else"));
         assert!(html.contains(r#"name="card_number" type="text" value="""#));
+    }
+
+    #[test]
+    fn the_error_summary_follows_the_page_order() {
+        let mut form = CheckoutForm { attempt: "x".into(), ..Default::default() };
+        form.add_error("expiry", "Choose the expiry");
+        form.add_error("card.number", "Enter a card number");
+        form.add_error("email", "Enter an email address");
+        form.add_error("session", "Something else");
+        let html = render(&form, None, Some(1), "tok", 2026).into_string();
+        let at = |text: &str| html.find(text).unwrap_or_else(|| panic!("{text} missing"));
+        assert!(at("<li>Something else") < at(">Enter an email address</a>"));
+        assert!(at(">Enter an email address</a>") < at(">Enter a card number</a>"));
+        assert!(at(">Enter a card number</a>") < at(r##"href="#expiry_month">Choose the expiry</a>"##));
     }
 }

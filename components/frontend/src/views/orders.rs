@@ -1,6 +1,7 @@
 //! The order confirmation and the list of this session's orders.
 use maud::{html, Markup};
-use shop_contract::{Order, OrderStatus};
+use shop_contract::{Address, Order, OrderStatus};
+use shop_domain::Country;
 
 use crate::views::{format, parts};
 
@@ -33,11 +34,11 @@ pub fn confirmation(order: &Order, just_placed: bool) -> Markup {
             (parts::notice("Thank you! Your order is placed."))
         }
         div.page-head {
-            h1 { "Order " (order.order_id) }
+            h1 { "Order " span.nowrap { (order.order_id) } }
             (status_badge(order.status))
         }
         @if let Some(reason) = &order.failure {
-            (parts::alert("This order could not be completed", reason))
+            (parts::alert("This order could not be completed", &failure_text(order, reason)))
         }
         @if !failed {
             p {
@@ -49,10 +50,10 @@ pub fn confirmation(order: &Order, just_placed: bool) -> Markup {
             }
         }
         dl.facts {
-            div { dt { "Order number" } dd { (order.order_id) } }
+            div { dt { "Order number" } dd.code { (order.order_id) } }
             div { dt { "Placed on" } dd { (format::date(&order.created_at)) } }
-            div { dt { "Payment reference" } dd { (order.transaction_id.as_deref().unwrap_or("Not charged")) } }
-            div { dt { "Tracking number" } dd { (order.tracking_id.as_deref().unwrap_or("Not shipped yet")) } }
+            div { dt { "Payment reference" } dd.code[order.transaction_id.is_some()] { (order.transaction_id.as_deref().unwrap_or("Not charged")) } }
+            div { dt { "Tracking number" } dd.code[order.tracking_id.is_some()] { (order.tracking_id.as_deref().unwrap_or("Not shipped yet")) } }
             div { dt { "Confirmation email" } dd { (order.email) } }
         }
         div.layout-2 {
@@ -80,15 +81,46 @@ pub fn confirmation(order: &Order, just_placed: bool) -> Markup {
                 }
                 h2 { "Shipping to" }
                 address {
-                    (order.address.name) br;
-                    (order.address.street) br;
-                    (order.address.postal_code) " " (order.address.city) br;
-                    (shop_domain::Country::parse(&order.address.country).map_or(order.address.country.as_str(), |c| c.name()))
+                    @for (i, line) in address_lines(&order.address).iter().enumerate() {
+                        @if i > 0 { br; }
+                        (line)
+                    }
                 }
                 p.small { a href="/orders" { "See all your orders" } }
             }
         }
     }
+}
+
+/// Why an order failed, as a sentence, and that nothing was charged when no payment was taken.
+pub fn failure_text(order: &Order, reason: &str) -> String {
+    let reason = reason.trim();
+    let mut text = if reason.ends_with(['.', '!', '?']) { reason.to_string() } else { format!("{reason}.") };
+    if order.transaction_id.is_none() {
+        text.push_str(" Nothing was charged.");
+    }
+    text
+}
+
+/// A postal address the way it is written in its country: the postal code before the city in
+/// continental Europe, on a line of its own in the UK and Ireland, after the city elsewhere.
+pub fn address_lines(address: &Address) -> Vec<String> {
+    let country = Country::parse(&address.country).ok();
+    let (city, postal) = (address.city.as_str(), address.postal_code.as_str());
+    let mut lines = vec![address.name.clone(), address.street.clone()];
+    match country {
+        Some(Country::GB | Country::IE) => {
+            lines.push(city.to_string());
+            lines.push(postal.to_string());
+        }
+        Some(Country::DE | Country::FR | Country::NL | Country::BE | Country::ES | Country::IT | Country::SE | Country::CH) => {
+            lines.push(format!("{postal} {city}"));
+        }
+        _ => lines.push(format!("{city} {postal}")),
+    }
+    lines.push(country.map_or_else(|| address.country.clone(), |c| c.name().to_string()));
+    lines.retain(|l| !l.trim().is_empty());
+    lines
 }
 
 /// Newest first; RFC 3339 UTC timestamps sort as text.
@@ -110,7 +142,7 @@ pub fn list(orders: &[Order]) -> Markup {
                 @for order in orders {
                     li {
                         a href=(order_url(&order.order_id)) {
-                            strong { "Order " (order.order_id) }
+                            strong { "Order " span.nowrap { (order.order_id) } }
                             span.amount { (format::price(&order.total)) }
                             span.meta { (format::date(&order.created_at)) " · " (format::count(item_count(order), "item", "items")) }
                             span { (status_badge(order.status)) }
@@ -119,5 +151,46 @@ pub fn list(orders: &[Order]) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(city: &str, postal_code: &str, country: &str) -> Address {
+        Address {
+            name: "Ada Lovelace".into(),
+            street: "12 Analytical Row".into(),
+            city: city.into(),
+            postal_code: postal_code.into(),
+            country: country.into(),
+        }
+    }
+
+    #[test]
+    fn a_failure_reads_as_a_sentence_and_says_whether_anything_was_charged() {
+        let order: Order = serde_json::from_value(serde_json::json!({
+            "order_id": "ORD-000000000001", "session": "s", "status": "Failed", "email": "a@b.example",
+            "address": {"name": "n", "street": "s", "city": "c", "postal_code": "p", "country": "US"},
+            "lines": [], "subtotal": {"minor": 0, "currency": "USD"}, "shipping": {"minor": 0, "currency": "USD"},
+            "total": {"minor": 0, "currency": "USD"}, "created_at": "2026-01-01T00:00:00Z", "email_sent": false,
+            "failure": "Your card was declined"
+        }))
+        .expect("an order");
+        assert_eq!(failure_text(&order, "Your card was declined"), "Your card was declined. Nothing was charged.");
+        let refunded = Order { transaction_id: Some("txn_1".into()), ..order };
+        assert_eq!(failure_text(&refunded, "We refunded your payment."), "We refunded your payment.");
+    }
+
+    #[test]
+    fn addresses_are_written_the_way_each_country_writes_them() {
+        assert_eq!(
+            address_lines(&address("London", "N1 9GU", "GB")),
+            ["Ada Lovelace", "12 Analytical Row", "London", "N1 9GU", "United Kingdom"]
+        );
+        assert_eq!(address_lines(&address("Paris", "75001", "FR"))[2..], ["75001 Paris", "France"]);
+        assert_eq!(address_lines(&address("Springfield", "12345", "US"))[2..], ["Springfield 12345", "United States"]);
+        assert_eq!(address_lines(&address("Somewhere", "999", "XX"))[2..], ["Somewhere 999", "XX"]);
     }
 }
