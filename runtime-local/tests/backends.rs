@@ -165,6 +165,37 @@ async fn postgres_errors_and_denials() {
     db.drop_db().await;
 }
 
+/// A pooled connection is handed to the next request with its session reset (Spin's `Clean`:
+/// settings, advisory locks, temp tables...), however the previous request left it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_are_reset_between_requests() {
+    let db = TestDb::create().await;
+    let (_app, server) = start(options()).await;
+    let a = server.addr();
+    let conn = db.conn();
+    let (s, v) = pg(a, "api", json!({ "conn": conn,
+        "sql": "SELECT pg_backend_pid() AS pid, set_config('application_name', 'dirty', false) AS name, \
+                pg_try_advisory_lock(42) AS locked" })).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["rows"][0][1], json!({"t":"str","v":"dirty"}));
+    assert_eq!(v["rows"][0][2], json!({"t":"bool","v":true}));
+    let (s, v) = pg(a, "api", json!({ "conn": conn, "execute": true, "sql": "CREATE TEMP TABLE scratch (x int)" })).await;
+    assert_eq!(s, 200, "{v}");
+    // The reset runs when the connection is returned; give it a moment, then the next request
+    // gets the same connection back (one per pool here), clean.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (s, v) = pg(a, "api", json!({ "conn": conn,
+        "sql": "SELECT current_setting('application_name') AS name, \
+                (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks, \
+                to_regclass('pg_temp.scratch') IS NULL AS no_temp" })).await;
+    assert_eq!(s, 200, "{v}");
+    assert_ne!(v["rows"][0][0], json!({"t":"str","v":"dirty"}), "{v}");
+    assert_eq!(v["rows"][0][1], json!({"t":"int64","v":0}), "{v}");
+    assert_eq!(v["rows"][0][2], json!({"t":"bool","v":true}), "{v}");
+    server.shutdown().await;
+    db.drop_db().await;
+}
+
 async fn redis(a: std::net::SocketAddr, component: &str, mut body: Value) -> (u16, Value) {
     if body.get("addr").is_none() {
         body["addr"] = json!(format!("redis://{}", redis_addr()));

@@ -51,12 +51,19 @@ async fn read_request(request: IncomingRequest) -> (Incoming, bool) {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (path_and_query, String::new()),
     };
-    let headers = request
+    let mut headers: Vec<(String, String)> = request
         .headers()
         .entries()
         .into_iter()
         .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), String::from_utf8(v).ok()?)))
         .collect();
+    // The host does not pass `Host` on as a header but as the request's authority; the CSRF
+    // check compares `Origin` with it, so put it back where that check looks.
+    if !headers.iter().any(|(k, _)| k == "host") {
+        if let Some(authority) = request.authority() {
+            headers.push(("host".to_string(), authority));
+        }
+    }
     let mut incoming = Incoming { method: request.method().to_string(), path, query, headers, body: Vec::new() };
     let mut too_large = false;
     if incoming.method == "POST" || incoming.method == "PUT" {

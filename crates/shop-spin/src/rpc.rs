@@ -2,11 +2,28 @@
 //!
 //! `base` comes from the variable `<service>_url`: `http://<service>.spin.internal` for service
 //! chaining in one Spin app, or a cluster DNS name when the services are deployed apart.
-use std::time::Instant;
+//!
+//! Every call has timeouts of its own ([`CONNECT_TIMEOUT`], [`CALL_TIMEOUT`]), and all the calls
+//! of one request share a budget ([`REQUEST_BUDGET`]): a service that does not answer makes the
+//! caller answer 503 in bounded time, well before a platform deadline would end the request
+//! without an answer (runtime-local: 30 s). Without them the host's defaults apply: 600 s in
+//! wasmtime-wasi-http, on which Spin and runtime-local build (runtime-local lowers it to 30 s).
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
+use futures::SinkExt;
 use serde::{de::DeserializeOwned, Serialize};
 use shop_contract::{Operation, ShopError};
+use spin_sdk::http::conversions::{TryFromIncomingResponse, TryIntoOutgoingRequest};
 use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::wit::wasi::http0_2_0::{outgoing_handler, types::RequestOptions};
+
+/// Longest wait for a connection to another service.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest wait for the first byte of an answer, and between two of its bytes.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// What all upstream calls of one request may take together, counted from its start.
+pub const REQUEST_BUDGET: Duration = Duration::from_secs(20);
 
 /// Another service, reachable at a base URL.
 #[derive(Debug, Clone)]
@@ -49,7 +66,13 @@ impl Upstream {
             builder.header(*k, *v);
         }
         let request = builder.body(crate::json::encode(req)).build();
-        let sent: Result<Response, _> = spin_sdk::http::send(request).await;
+        let remaining = REQUEST_BUDGET.saturating_sub(crate::serve::request_elapsed());
+        if remaining < Duration::from_millis(100) {
+            crate::log::error(&format!("not calling {} {}: the request's time budget is spent", self.name, op.path));
+            return Err(self.unavailable());
+        }
+        let timeout = CALL_TIMEOUT.min(remaining);
+        let sent = send(request, CONNECT_TIMEOUT.min(timeout), timeout).await;
         crate::serve::record_upstream(started);
         let response = sent.map_err(|e| {
             crate::log::error(&format!("calling {} {} failed: {e}", self.name, op.path));
@@ -73,4 +96,34 @@ impl Upstream {
     fn unavailable(&self) -> ShopError {
         ShopError::unavailable(format!("The {} service is unavailable; try again in a moment", self.name))
     }
+}
+
+/// `spin_sdk::http::send` with request options: the connect, first-byte and between-bytes
+/// timeouts of `wasi:http/outgoing-handler`.
+async fn send(request: Request, connect: Duration, idle: Duration) -> Result<Response, String> {
+    let (outgoing, body) = request.try_into_outgoing_request().map_err(|e| e.to_string())?;
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let options = RequestOptions::new();
+    // A host that cannot honour a timeout refuses to set it; the call then runs without it.
+    let _ = options.set_connect_timeout(Some(nanos(connect)));
+    let _ = options.set_first_byte_timeout(Some(nanos(idle)));
+    let _ = options.set_between_bytes_timeout(Some(nanos(idle)));
+    // As spin-sdk does: take the body sink, start the request, then write the body.
+    let sink = body.as_ref().map(|_| outgoing.take_body());
+    let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| format!("{e:?}"))?;
+    if let (Some(mut sink), Some(body)) = (sink, body) {
+        sink.send(body).await.map_err(|e| format!("writing the request body: {e:?}"))?;
+        drop(sink);
+    }
+    let incoming = std::future::poll_fn(|cx| match future.get() {
+        Some(result) => Poll::Ready(result),
+        None => {
+            spin_executor::push_waker(future.subscribe(), cx.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await
+    .map_err(|()| "the response was already taken".to_string())?
+    .map_err(|e| format!("{e:?}"))?;
+    Response::try_from_incoming_response(incoming).await.map_err(|e| e.to_string())
 }

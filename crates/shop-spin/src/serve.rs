@@ -23,6 +23,13 @@ struct RequestStats {
     request_id: String,
     upstream_calls: u32,
     upstream_ms: u128,
+    /// When the request started (`None` outside a request, e.g. in native unit tests).
+    started: Option<Instant>,
+}
+
+/// How long the request being answered has been running.
+pub(crate) fn request_elapsed() -> std::time::Duration {
+    CURRENT.with(|c| c.borrow().started.map(|s| s.elapsed()).unwrap_or_default())
 }
 
 /// The request id of the request being answered (propagated to other services).
@@ -38,7 +45,9 @@ pub fn begin_request(incoming_id: Option<&str>) -> String {
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    CURRENT.with(|c| *c.borrow_mut() = RequestStats { request_id: request_id.clone(), ..Default::default() });
+    CURRENT.with(|c| {
+        *c.borrow_mut() = RequestStats { request_id: request_id.clone(), started: Some(Instant::now()), ..Default::default() }
+    });
     request_id
 }
 
@@ -117,7 +126,9 @@ pub async fn serve(service: &str, req: Request, route: impl AsyncFnOnce(&Call) -
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    CURRENT.with(|c| *c.borrow_mut() = RequestStats { request_id: request_id.clone(), ..Default::default() });
+    CURRENT.with(|c| {
+        *c.borrow_mut() = RequestStats { request_id: request_id.clone(), started: Some(started), ..Default::default() }
+    });
     let method = req.method().to_string();
     let path = req.path().to_string();
 

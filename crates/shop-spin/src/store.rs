@@ -63,13 +63,31 @@ impl Redis {
     }
 }
 
-/// Maps a Postgres error: connection problems are 503 (the shop recovers when the database does),
-/// everything else is a bug and logged in full.
+/// Maps a Postgres error: the database being unreachable, slow or overloaded is 503 (the shop
+/// recovers when the database does), everything else is a bug and logged in full.
 pub fn pg_error(what: &str, e: pg4::PgError) -> ShopError {
     crate::log::error(&format!("postgres {what} failed: {e:?}"));
+    if pg_unavailable(&e) {
+        ShopError::unavailable("The database is unavailable; try again in a moment")
+    } else {
+        ShopError::internal("A database operation failed")
+    }
+}
+
+/// True when the error says the database could not answer, rather than that it refused the
+/// statement: no connection; a query failure without a database error (the connection broke or
+/// the host's timeout fired); or a SQLSTATE of connection exceptions (`08`), insufficient
+/// resources (`53`), operator intervention (`57P01`–`57P05`: shutdown, cannot connect now...) or
+/// a transaction the database gave up on (`40001` serialization, `40P01` deadlock).
+fn pg_unavailable(e: &pg4::PgError) -> bool {
     match e {
-        pg4::PgError::ConnectionFailed(_) => ShopError::unavailable("The database is unavailable; try again in a moment"),
-        _ => ShopError::internal("A database operation failed"),
+        pg4::PgError::ConnectionFailed(_) => true,
+        pg4::PgError::QueryFailed(pg4::QueryError::Text(_)) => true,
+        pg4::PgError::QueryFailed(pg4::QueryError::DbError(db)) => {
+            let code = db.code.as_str();
+            code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "40001" || code == "40P01"
+        }
+        _ => false,
     }
 }
 
@@ -178,6 +196,29 @@ pub fn migrate(conn: &pg4::Connection, service: &str, migrations: &[Migration]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_or_overloaded_database_is_unavailable_and_a_bad_statement_is_a_bug() {
+        let db = |code: &str| {
+            pg4::PgError::QueryFailed(pg4::QueryError::DbError(pg4::DbError {
+                as_text: String::new(),
+                severity: "FATAL".into(),
+                code: code.into(),
+                message: String::new(),
+                detail: None,
+                extras: Vec::new(),
+            }))
+        };
+        assert!(pg_unavailable(&pg4::PgError::ConnectionFailed("refused".into())));
+        assert!(pg_unavailable(&pg4::PgError::QueryFailed(pg4::QueryError::Text("query timed out after 10s".into()))));
+        for code in ["08006", "57P01", "57P03", "53300", "40001", "40P01"] {
+            assert!(pg_unavailable(&db(code)), "{code}");
+        }
+        for code in ["42601", "23505", "22P02", "42P01"] {
+            assert!(!pg_unavailable(&db(code)), "{code}");
+        }
+        assert!(!pg_unavailable(&pg4::PgError::BadParameter("x".into())));
+    }
 
     #[test]
     fn statements_split_at_line_ending_semicolons_only() {

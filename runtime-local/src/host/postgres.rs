@@ -2,8 +2,16 @@
 //!
 //! Behaviour follows Spin 3.x (`crates/factor-outbound-pg`): the address is checked against
 //! `allowed_outbound_hosts` (`connection-failed("address postgres://<host[:port]> is not
-//! permitted")`), clients come from a pool keyed by the exact connection string (max 64, recycled
-//! with `Clean`), columns are inferred from the first row, and values map as in Spin.
+//! permitted")`), clients come from a pool keyed by the exact connection string (max 64, reset
+//! with deadpool's `Clean` statements between users), columns are inferred from the first row,
+//! and values map as in Spin.
+//!
+//! Resetting: Spin's pool runs `Clean` when a client is checked *out* again, so every `open` but
+//! the first on a connection waits for that round trip. runtime-local runs the same statements
+//! when the guest *returns* the client (resource dropped, or its store dropped), in a task of its
+//! own, and only then gives the client back to the pool (which checks it with `Fast`). The next
+//! user gets the same clean session, without the wait. A client whose reset fails or times out
+//! is closed instead of reused, as Spin's recycle would discard it.
 //!
 //! TLS: only `sslmode=disable` is supported. Any other mode (including tokio-postgres's default
 //! `prefer`) is refused with `connection-failed` naming the mode, because Spin would then verify
@@ -34,8 +42,44 @@ const MAX_RESULT_BYTES: usize = 128 << 20;
 
 /// The host-side value behind a guest `connection` resource: a pooled client.
 pub struct PgConnection {
-    client: deadpool_postgres::Object,
+    /// Always `Some` until dropped.
+    client: Option<deadpool_postgres::Object>,
     address: String,
+    reset_timeout: Duration,
+}
+
+impl PgConnection {
+    fn client(&self) -> &deadpool_postgres::Object {
+        self.client.as_ref().expect("a live connection has its client")
+    }
+}
+
+impl Drop for PgConnection {
+    /// Resets the session (Spin's `Clean`) off the request path, then returns the client to the pool.
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else { return };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            // No runtime to reset it on: close it rather than return a dirty session.
+            drop(deadpool_postgres::Object::take(client));
+            return;
+        };
+        let timeout = self.reset_timeout;
+        let reset = async move {
+            let sql = deadpool_postgres::RecyclingMethod::Clean.query().unwrap_or_default();
+            match tokio::time::timeout(timeout, client.simple_query(sql)).await {
+                Ok(Ok(_)) => drop(client),
+                Ok(Err(e)) => {
+                    tracing::warn!("Postgres connection could not be reset, closing it: {e}");
+                    drop(deadpool_postgres::Object::take(client));
+                }
+                Err(_) => {
+                    tracing::warn!("Postgres connection reset timed out after {timeout:?}, closing it");
+                    drop(deadpool_postgres::Object::take(client));
+                }
+            }
+        };
+        drop(rt.spawn(reset));
+    }
 }
 
 /// Connection pools shared by all requests of an app, keyed by connection string.
@@ -60,7 +104,9 @@ impl PgPools {
         let mgr = deadpool_postgres::Manager::from_config(
             config,
             NoTls,
-            deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Clean },
+            // `Clean` runs when a client is returned (see `PgConnection`'s Drop); `Fast` only
+            // checks that it is still open.
+            deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
         );
         let pool = deadpool_postgres::Pool::builder(mgr).max_size(POOL_SIZE).build()?;
         pools.insert(address.to_string(), pool.clone());
@@ -115,7 +161,8 @@ impl pg::HostConnection for StoreState {
             Err(_) => return Ok(Err(conn_failed(format!("timed out after {:?} connecting to Postgres", self.pg_timeout())))),
         };
         tracing::debug!(component = %self.component.id, elapsed_ms = ms(started), "pg open");
-        match self.table.push(PgConnection { client, address }) {
+        let reset_timeout = self.pg_timeout();
+        match self.table.push(PgConnection { client: Some(client), address, reset_timeout }) {
             Ok(r) => Ok(Ok(r)),
             Err(_) => Ok(Err(conn_failed("too many connections"))),
         }
@@ -138,7 +185,7 @@ impl pg::HostConnection for StoreState {
         };
         let started = Instant::now();
         let fut = async {
-            let stream = c.client.query_raw(&statement, params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync))).await.map_err(query_failed)?;
+            let stream = c.client().query_raw(&statement, params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync))).await.map_err(query_failed)?;
             let mut stream = pin!(stream);
             let mut columns = None;
             let mut rows = Vec::new();
@@ -186,7 +233,7 @@ impl pg::HostConnection for StoreState {
         };
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
         let started = Instant::now();
-        let result = match tokio::time::timeout(timeout, c.client.execute(&statement, &refs)).await {
+        let result = match tokio::time::timeout(timeout, c.client().execute(&statement, &refs)).await {
             Ok(r) => r.map_err(query_failed),
             Err(_) => Err(Error::QueryFailed(QueryError::Text(format!("statement timed out after {timeout:?}")))),
         };

@@ -5,6 +5,28 @@ use anyhow::{bail, ensure, Context, Result};
 
 /// Creates the database named in a `postgres://user@host:port/name?...` URL if it is missing.
 pub async fn create_database(url: &str) -> Result<()> {
+    let (host, port, user, name) = parse_url(url)?;
+    let client = crate::connect_to(&host, &port, &user, "postgres").await?;
+    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+    if !exists {
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        println!("created database {name}");
+    }
+    Ok(())
+}
+
+/// Drops the database named in a `postgres://user@host:port/name?...` URL if it exists, closing
+/// any connections still open to it (`WITH (FORCE)`).
+pub async fn drop_database(url: &str) -> Result<()> {
+    let (host, port, user, name) = parse_url(url)?;
+    let client = crate::connect_to(&host, &port, &user, "postgres").await?;
+    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    Ok(())
+}
+
+/// `(host, port, user, database)` of a `postgres://` URL; the database name must be a plain
+/// identifier, since it is written into SQL.
+fn parse_url(url: &str) -> Result<(String, String, String, String)> {
     let rest = url.strip_prefix("postgres://").context("the database URL must start with postgres://")?;
     let (authority, path) = rest.split_once('/').context("the database URL names no database")?;
     let name = path.split('?').next().unwrap_or_default();
@@ -14,13 +36,7 @@ pub async fn create_database(url: &str) -> Result<()> {
     );
     let (user, hostport) = authority.split_once('@').unwrap_or(("postgres", authority));
     let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
-    let client = crate::connect_to(host, port, user, "postgres").await?;
-    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
-    if !exists {
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
-        println!("created database {name}");
-    }
-    Ok(())
+    Ok((host.to_string(), port.to_string(), user.to_string(), name.to_string()))
 }
 
 /// Waits up to a minute for `GET /.well-known/spin/health` to answer 200.

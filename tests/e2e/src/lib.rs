@@ -5,11 +5,15 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use runtime_local::{App, RuntimeOptions, Server};
+use runtime_local::{App, Limits, RuntimeOptions, Server};
 
 pub mod admin;
 pub mod browser;
 pub mod html;
+pub mod rawhttp;
+pub mod reliability;
+pub mod stores;
+pub mod upstream;
 
 /// Where the stores are: `SHOP_PG_ADDR` / `SHOP_REDIS_ADDR` (set by scripts/test), else the defaults.
 pub fn pg_addr() -> String {
@@ -30,10 +34,31 @@ static LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// One isolated shop.
 pub struct Shop {
     server: Option<Server>,
+    /// The loaded app, for in-process calls ([`Shop::call_private`]).
+    pub app: App,
     pub base: String,
     pub database: String,
     pub redis_prefix: String,
     pub operator_token: String,
+    /// Where this shop's PostgreSQL and Redis are (`host:port`).
+    pub pg_addr: String,
+    pub redis_addr: String,
+}
+
+/// How to start a [`Shop`] other than the default: other stores, other variables, other limits.
+#[derive(Clone, Default)]
+pub struct ShopOptions {
+    /// PostgreSQL `host:port` (default [`pg_addr`]).
+    pub pg_addr: Option<String>,
+    /// Redis `host:port` (default [`redis_addr`]).
+    pub redis_addr: Option<String>,
+    /// Variables overridden after the defaults (e.g. a service URL pointed elsewhere).
+    pub overrides: HashMap<String, String>,
+    /// runtime-local limits (default [`Limits::default`]).
+    pub limits: Option<Limits>,
+    /// Called with the loaded app before it serves (e.g. to attach `upstream::FaultyService`s,
+    /// which the migrations may already go through).
+    pub on_load: Option<std::sync::Arc<dyn Fn(&App) + Send + Sync>>,
 }
 
 impl Shop {
@@ -44,13 +69,19 @@ impl Shop {
 
     /// As [`Shop::start`], with some variables overridden (e.g. a service URL pointed elsewhere).
     pub async fn start_with(overrides: HashMap<String, String>) -> Result<Shop> {
+        Self::start_with_options(ShopOptions { overrides, ..ShopOptions::default() }).await
+    }
+
+    /// As [`Shop::start`], with other stores, variables or limits.
+    pub async fn start_with_options(opts: ShopOptions) -> Result<Shop> {
+        let ShopOptions { pg_addr: pg, redis_addr: redis, overrides, limits, on_load } = opts;
+        let (pg, redis) = (pg.unwrap_or_else(pg_addr), redis.unwrap_or_else(redis_addr));
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         let database = format!("shop_e2e_{id}");
         let redis_prefix = format!("e2e:{id}:");
         let operator_token = uuid::Uuid::new_v4().simple().to_string();
-        admin_sql(&format!("CREATE DATABASE {database}")).await?;
+        admin_sql_at(&pg, &format!("CREATE DATABASE {database}")).await?;
 
-        let (pg, redis) = (pg_addr(), redis_addr());
         let mut variables: HashMap<String, String> = [
             ("db_url", format!("postgres://postgres@{pg}/{database}?sslmode=disable")),
             ("db_host", pg.clone()),
@@ -64,14 +95,31 @@ impl Shop {
         .collect();
         variables.extend(overrides);
 
-        let options = RuntimeOptions { variables, env_variables: false, ..RuntimeOptions::default() };
+        let options = RuntimeOptions {
+            variables,
+            env_variables: false,
+            limits: limits.unwrap_or_default(),
+            ..RuntimeOptions::default()
+        };
         let app = {
             let _guard = LOAD.lock().await;
             App::load(repo_root().join("spin.toml"), options).await.context("loading spin.toml")?
         };
+        if let Some(on_load) = on_load {
+            on_load(&app);
+        }
         let server = app.serve("127.0.0.1:0".parse()?).await?;
         let base = format!("http://{}", server.addr());
-        let shop = Shop { server: Some(server), base, database, redis_prefix, operator_token };
+        let shop = Shop {
+            server: Some(server),
+            app,
+            base,
+            database,
+            redis_prefix,
+            operator_token,
+            pg_addr: pg,
+            redis_addr: redis,
+        };
 
         admin::migrate(&shop.base, &shop.operator_token).await?;
         Ok(shop)
@@ -88,13 +136,31 @@ impl Shop {
 
     /// A connection to this shop's own database.
     pub async fn db(&self) -> Result<tokio_postgres::Client> {
-        connect(&self.database).await
+        connect_at(&self.pg_addr, &self.database).await
     }
 
     /// A Redis connection; keys of this shop start with [`Shop::redis_prefix`].
     pub async fn redis(&self) -> Result<redis::aio::MultiplexedConnection> {
-        let client = redis::Client::open(format!("redis://{}", redis_addr()))?;
+        let client = redis::Client::open(format!("redis://{}", self.redis_addr))?;
         Ok(client.get_multiplexed_async_connection().await?)
+    }
+
+    /// Calls a component in-process the way service chaining does (private ones included):
+    /// `POST <path>` with `body`, plus `headers`. Returns status, headers and body.
+    pub async fn call_private(
+        &self,
+        component: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> Result<http::Response<bytes::Bytes>> {
+        let mut req = http::Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(bytes::Bytes::from(body.into()))?;
+        self.app.handle_chained(component, req).await
     }
 
     /// Stops serving; the database and keys are removed on drop.
@@ -109,13 +175,16 @@ impl Drop for Shop {
     fn drop(&mut self) {
         // Clean up on a thread of its own: Drop cannot await, and may run inside a runtime.
         let (database, prefix) = (self.database.clone(), self.redis_prefix.clone());
+        let (pg, redis) = (self.pg_addr.clone(), self.redis_addr.clone());
         let server = self.server.take();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async move {
                 drop(server);
-                let _ = admin_sql(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await;
-                let _ = delete_keys(&prefix).await;
+                let sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+                let drop_db = admin_sql_at(&pg, &sql);
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drop_db).await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), delete_keys_at(&redis, &prefix)).await;
             });
             Some(())
         })
@@ -123,8 +192,13 @@ impl Drop for Shop {
     }
 }
 
+#[allow(dead_code)]
 async fn connect(database: &str) -> Result<tokio_postgres::Client> {
-    let addr = pg_addr();
+    connect_at(&pg_addr(), database).await
+}
+
+/// A connection to `database` on the PostgreSQL at `addr` (`host:port`).
+pub async fn connect_at(addr: &str, database: &str) -> Result<tokio_postgres::Client> {
     let (host, port) = addr.rsplit_once(':').context("SHOP_PG_ADDR must be host:port")?;
     connect_to(host, port, "postgres", database).await
 }
@@ -140,13 +214,18 @@ pub(crate) async fn connect_to(host: &str, port: &str, user: &str, database: &st
     Ok(client)
 }
 
+#[allow(dead_code)]
 async fn admin_sql(sql: &str) -> Result<()> {
-    connect("postgres").await?.batch_execute(sql).await.with_context(|| sql.to_string())?;
+    admin_sql_at(&pg_addr(), sql).await
+}
+
+async fn admin_sql_at(addr: &str, sql: &str) -> Result<()> {
+    connect_at(addr, "postgres").await?.batch_execute(sql).await.with_context(|| sql.to_string())?;
     Ok(())
 }
 
-async fn delete_keys(prefix: &str) -> Result<()> {
-    let client = redis::Client::open(format!("redis://{}", redis_addr()))?;
+async fn delete_keys_at(addr: &str, prefix: &str) -> Result<()> {
+    let client = redis::Client::open(format!("redis://{addr}"))?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await?;
     if !keys.is_empty() {

@@ -1,6 +1,8 @@
 //! Operator chores for a running shop, used by scripts/run-shop:
 //!
 //! - `shop-admin create-database <postgres-url>`: creates the URL's database if it is missing.
+//! - `shop-admin drop-database <postgres-url>`: drops the URL's database if it exists (used by the
+//!   browser tests' teardown).
 //! - `shop-admin migrate <shop-base-url>`: waits for the shop's health check, then applies the
 //!   migrations through `POST /admin/migrate` with the token in `SPIN_VARIABLE_OPERATOR_TOKEN`.
 use anyhow::{bail, Context, Result};
@@ -10,6 +12,7 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["create-database", url] => shop_e2e::admin::create_database(url).await,
+        ["drop-database", url] => shop_e2e::admin::drop_database(url).await,
         ["migrate", base] => {
             let token = std::env::var("SPIN_VARIABLE_OPERATOR_TOKEN").context("SPIN_VARIABLE_OPERATOR_TOKEN is not set")?;
             shop_e2e::admin::wait_healthy(base).await?;
@@ -17,6 +20,6 @@ async fn main() -> Result<()> {
             println!("{report}");
             Ok(())
         }
-        _ => bail!("usage: shop-admin create-database <postgres-url> | shop-admin migrate <shop-base-url>"),
+        _ => bail!("usage: shop-admin create-database <postgres-url> | shop-admin drop-database <postgres-url> | shop-admin migrate <shop-base-url>"),
     }
 }

@@ -1,0 +1,240 @@
+//! A property-based run against the public JSON surface, driven by `docs/openapi.yaml`: for
+//! each public operation (products' `/api/catalog/*` and the operator API `/admin/*`), requests
+//! are generated from the documented request schema — mostly well-typed values drawn from
+//! interesting pools (real SKUs, limits and one past them, empty, long, markup, SQL, control
+//! characters), some with a field dropped, an unknown field added or a type changed — and sent
+//! over HTTP. Every answer must be documented: never a 5xx, a status the operation lists, and a
+//! body that validates against that status's schema. Afterwards the shop still renders.
+//!
+//! Bounded (`SHOP_FUZZ_REQUESTS`, default 3000 requests, at most 60 s); the seed is printed and
+//! can be replayed with `SHOP_FUZZ_SEED`. This is the Rust equivalent of a schemathesis run.
+mod support;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use serde_json::{json, Map, Value};
+use shop_e2e::Shop;
+use support::{operation, request_schema, resolve, response_schema, validate, Rng};
+
+const STRINGS: &[&str] = &[
+    "KIT-MUG-TEAL", "APP-TEE-TEAL", "kit-mug-teal", "NOPE-123", "FUZZ-ITEM-1", "kitchen", "office", "tech", "apparel", "home",
+    "USD", "EUR", "JPY", "XXX", "usd", "sticker-rose", "mug-teal", "lamp-sky", "nope-nope", "mug", "", " ", "a",
+    "<script>alert(1)</script>", "'; DROP TABLE products; --", "%", "_", "\\", "\u{0}", "tab\tnew\nline", "\u{7f}",
+    "ünïcødé ✓", "\u{202e}rtl", "../../etc/passwd", "Stoneware Coffee Mug",
+];
+
+fn random_string(rng: &mut Rng, schema: &Value) -> Value {
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        if rng.chance(85) {
+            return rng.pick(values).clone();
+        }
+    }
+    let s = match rng.below(10) {
+        0 => "x".repeat(rng.pick(&[99, 100, 101, 2000, 2001, 5000]).to_owned()),
+        1 => (0..rng.below(20)).map(|_| char::from(32 + rng.below(95) as u8)).collect(),
+        _ => rng.pick(STRINGS).to_string(),
+    };
+    json!(s)
+}
+
+fn random_integer(rng: &mut Rng) -> Value {
+    let pool: [i64; 14] = [0, 1, 2, 3, 12, 47, 48, 49, 99, 100, 500, 10_000, 10_001, 4_294_967_295];
+    match rng.below(20) {
+        0 => json!(-1),
+        1 => json!(4_294_967_296u64),
+        2 => json!(99_999_999),
+        3 => json!(100_000_000),
+        _ => json!(*rng.pick(&pool)),
+    }
+}
+
+fn wrong_type(rng: &mut Rng) -> Value {
+    rng.pick(&[json!(null), json!(true), json!(1.5), json!("7"), json!([]), json!({}), json!(-5)]).clone()
+}
+
+/// A value for `schema`: well-typed with high probability, sometimes broken.
+fn generate(doc: &Value, schema: &Value, rng: &mut Rng, depth: usize) -> Value {
+    let schema = resolve(doc, schema);
+    if rng.chance(3) {
+        return wrong_type(rng);
+    }
+    if schema["nullable"] == true && rng.chance(30) {
+        return Value::Null;
+    }
+    match schema["type"].as_str() {
+        Some("object") => {
+            let required: Vec<&str> = schema["required"].as_array().map_or(vec![], |r| r.iter().filter_map(Value::as_str).collect());
+            let mut out = Map::new();
+            for (k, p) in schema["properties"].as_object().into_iter().flatten() {
+                let keep = if required.contains(&k.as_str()) { rng.chance(96) } else { rng.chance(60) };
+                if keep {
+                    out.insert(k.clone(), generate(doc, p, rng, depth + 1));
+                }
+            }
+            if rng.chance(4) {
+                out.insert("unexpected".into(), json!(1));
+            }
+            Value::Object(out)
+        }
+        Some("array") => {
+            let max = schema["maxItems"].as_u64().unwrap_or(5) as usize;
+            let len = if rng.chance(5) { max + 1 } else { rng.below(4) };
+            Value::Array((0..len).map(|_| generate(doc, &schema["items"], rng, depth + 1)).collect())
+        }
+        Some("string") => random_string(rng, schema),
+        Some("integer") => random_integer(rng),
+        Some("boolean") => json!(rng.chance(50)),
+        _ => json!(null),
+    }
+}
+
+/// A valid request for a target (varied), which the run then mutates a little.
+fn valid_template(path: &str, rng: &mut Rng, n: usize) -> Value {
+    let categories = ["apparel", "kitchen", "office", "home", "tech"];
+    let kinds = ["mug", "tshirt", "lamp", "sticker", "notebook"];
+    let colors = ["teal", "coral", "rose", "sky"];
+    let product = |rng: &mut Rng, sku: String| {
+        json!({
+            "sku": sku,
+            "name": rng.pick(&["Fuzzed thing", "<b>Bold</b> & \"quoted\"", "Ünïcødé lamp", "x"]).to_string(),
+            "description": rng.pick(&["", "Plain.", "'; DROP TABLE products; --", "<script>alert(1)</script>"]).to_string(),
+            "price": {"minor": 1 + (rng.next() % 99_999_999) as i64, "currency": rng.pick(&["USD", "EUR", "GBP", "JPY"]).to_string()},
+            "category": rng.pick(&categories).to_string(),
+            "image": format!("{}-{}", rng.pick(&kinds), rng.pick(&colors)),
+        })
+    };
+    match path {
+        "/api/catalog/list_products" => json!({
+            "category": if rng.chance(50) { json!(rng.pick(&categories)) } else { json!(null) },
+            "query": if rng.chance(50) { json!(rng.pick(&["mug", "a", "%", "_", "lamp"])) } else { json!(null) },
+            "page": 1 + rng.below(3), "page_size": 1 + rng.below(48),
+        }),
+        "/api/catalog/get_product" => json!({"sku": rng.pick(&["KIT-MUG-TEAL", "kit-mug-teal", "APP-TEE-TEAL"])}),
+        "/api/catalog/get_products" => json!({"skus": ["KIT-MUG-TEAL", "APP-TEE-TEAL", "NOPE-123"]}),
+        "/admin/products" => product(rng, format!("FUZZ-{n}")),
+        "/admin/products/{sku}" => {
+            let sku = rng.pick(&["KIT-MUG-TEAL", "APP-TEE-TEAL"]).to_string();
+            product(rng, sku)
+        }
+        _ => json!({}),
+    }
+}
+
+/// Replaces one leaf of `value` (chosen at random) with a generated value of its schema.
+fn mutate_leaf(doc: &Value, schema: &Value, value: &mut Value, rng: &mut Rng) {
+    let schema = resolve(doc, schema);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            let key = rng.pick(&keys).clone();
+            let prop = schema["properties"].get(&key).cloned().unwrap_or(json!({"type": "string"}));
+            if rng.chance(50) {
+                mutate_leaf(doc, &prop, map.get_mut(&key).unwrap(), rng);
+            } else {
+                map.insert(key, generate(doc, &prop, rng, 1));
+            }
+        }
+        other => *other = generate(doc, schema, rng, 1),
+    }
+}
+
+struct Target {
+    method: reqwest::Method,
+    path: &'static str,
+    operator: bool,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_json_api_answers_only_as_documented() -> Result<()> {
+    let doc = support::load();
+    let shop = Shop::start().await?;
+    let client = reqwest::Client::new();
+    let mut rng = Rng::from_env("api_fuzz");
+    let budget: usize = std::env::var("SHOP_FUZZ_REQUESTS").ok().and_then(|n| n.parse().ok()).unwrap_or(3000);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let targets = [
+        Target { method: reqwest::Method::POST, path: "/api/catalog/list_categories", operator: false },
+        Target { method: reqwest::Method::POST, path: "/api/catalog/list_products", operator: false },
+        Target { method: reqwest::Method::POST, path: "/api/catalog/get_product", operator: false },
+        Target { method: reqwest::Method::POST, path: "/api/catalog/get_products", operator: false },
+        Target { method: reqwest::Method::POST, path: "/admin/migrate", operator: true },
+        Target { method: reqwest::Method::POST, path: "/admin/products", operator: true },
+        Target { method: reqwest::Method::PUT, path: "/admin/products/{sku}", operator: true },
+    ];
+    let mut statuses = std::collections::BTreeMap::<(String, u16), usize>::new();
+    let mut sent = 0;
+    while sent < budget && Instant::now() < deadline {
+        let t = &targets[sent % targets.len()];
+        sent += 1;
+        let op = operation(&doc, t.path, &t.method.as_str().to_ascii_lowercase()).expect("documented");
+        let body = if rng.chance(50) {
+            generate(&doc, request_schema(&doc, op), &mut rng, 0)
+        } else {
+            let mut body = valid_template(t.path, &mut rng, sent);
+            for _ in 0..rng.below(3) {
+                mutate_leaf(&doc, request_schema(&doc, op), &mut body, &mut rng);
+            }
+            body
+        };
+        let url_path = if t.path.contains("{sku}") {
+            let from_body = body.get("sku").and_then(Value::as_str).unwrap_or("X").to_string();
+            let sku = if rng.chance(85) { from_body } else { rng.pick(&["KIT-MUG-TEAL", "NOPE-1", "a_b", "x"]).to_string() };
+            // Only characters a URL client sends as they are (no normalisation of `..` or `%`).
+            let sku: String = sku.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+            t.path.replace("{sku}", if sku.is_empty() { "X" } else { &sku })
+        } else {
+            t.path.to_string()
+        };
+        let mut req = client.request(t.method.clone(), shop.url(&url_path)).header("content-type", "application/json");
+        req = req.body(if rng.chance(2) { String::new() } else { body.to_string() });
+        if t.operator {
+            req = match rng.below(20) {
+                0 => req,
+                1 => req.bearer_auth("wrong-token"),
+                2 => req.header("authorization", shop.operator_token.clone()),
+                _ => req.bearer_auth(&shop.operator_token),
+            };
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let what = format!("{} {url_path} {body}", t.method);
+        ensure!(status < 500, "{what}: answered {status}: {text}");
+        *statuses.entry((t.path.to_string(), status)).or_default() += 1;
+        let schema = response_schema(&doc, op, status);
+        ensure!(schema.is_some(), "{what}: answered {status}, which the operation does not document: {text}");
+        let answer: Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{what}: answer is not JSON ({e}): {text}"))?;
+        if let Err(e) = validate(&doc, schema.unwrap(), &answer, "$") {
+            anyhow::bail!("{what}: answered {status} with a body that does not match the document: {e}\n{text}");
+        }
+    }
+    println!("{sent} requests; answers by operation and status:");
+    for ((path, status), n) in &statuses {
+        println!("  {path} {status}: {n}");
+    }
+    ensure!(statuses.keys().any(|(_, s)| *s == 200) && statuses.keys().any(|(_, s)| *s == 400), "the run saw both successes and refusals");
+
+    // Whatever the operator API accepted, the shop still renders every catalog page.
+    let mut b = shop.browser();
+    for page in 1..=5 {
+        let p = b.get(&format!("/?page={page}")).await?;
+        ensure!(p.status == 200, "catalogue page {page} answered {}", p.status);
+    }
+    for category in ["apparel", "kitchen", "office", "home", "tech"] {
+        ensure!(b.get(&format!("/?category={category}")).await?.status == 200);
+    }
+    let all = client
+        .post(shop.url("/api/catalog/list_products"))
+        .json(&json!({"page": 1, "page_size": 48}))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
+    for product in all["products"].as_array().into_iter().flatten() {
+        let sku = product["sku"].as_str().unwrap_or_default();
+        let p = b.get(&format!("/product/{sku}")).await?;
+        ensure!(p.status == 200, "/product/{sku} answered {}", p.status);
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! Checkout's money invariants under a failure at every point of placing an order — before the
+//! charge, after the charge (answer lost), after the shipment (answer lost), after the order is
+//! stored (the frontend loses checkout's answer, or the database goes away between charge and
+//! record), during the email — each followed by a retry of the same checkout attempt:
+//!
+//! - never a charge without an order, never an order without its charge,
+//! - never two charges for one attempt, never a lost order,
+//!
+//! checked against what is stored: orders in PostgreSQL, payment's `charge:*` / `txn:*` /
+//! `refund:*` records in Redis (`shop_e2e::reliability::Books`).
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use redis::AsyncCommands;
+use runtime_local::Limits;
+use shop_e2e::browser::Browser;
+use shop_e2e::reliability::{add, books, checkout_attempt, checkout_fields, placed_order_id, Books, GOOD_CARD, MUG, TEE};
+use shop_e2e::stores::PrivatePostgres;
+use shop_e2e::upstream::{FaultyService, Mode};
+use shop_e2e::{Shop, ShopOptions};
+
+const CHARGE: &str = "/api/payment/charge";
+const REFUND: &str = "/api/payment/refund";
+const SHIP: &str = "/api/shipping/ship_order";
+const SEND: &str = "/api/email/send_confirmation";
+const PLACE: &str = "/api/checkout/place_order";
+
+fn limits() -> Limits {
+    Limits {
+        backend_timeout: Duration::from_secs(1),
+        outbound_http_timeout: Duration::from_secs(2),
+        execution_time: Duration::from_secs(20),
+        ..Limits::default()
+    }
+}
+
+struct World {
+    shop: Shop,
+    payment: FaultyService,
+    shipping: FaultyService,
+    email: FaultyService,
+    checkout: FaultyService,
+}
+
+async fn world(pg: Option<String>) -> Result<World> {
+    let payment = FaultyService::start("payment").await?;
+    let shipping = FaultyService::start("shipping").await?;
+    let email = FaultyService::start("email").await?;
+    // The frontend's way to checkout, so its answer can be lost after checkout finished.
+    let checkout = FaultyService::start("checkout").await?;
+    let overrides: HashMap<String, String> =
+        [payment.variable(), shipping.variable(), email.variable(), checkout.variable()].into_iter().collect();
+    let hooks = [payment.attacher(), shipping.attacher(), email.attacher(), checkout.attacher()];
+    let on_load = std::sync::Arc::new(move |app: &runtime_local::App| hooks.iter().for_each(|h| h(app)));
+    let shop = Shop::start_with_options(ShopOptions {
+        overrides,
+        pg_addr: pg,
+        limits: Some(limits()),
+        on_load: Some(on_load),
+        ..ShopOptions::default()
+    })
+    .await?;
+    Ok(World { shop, payment, shipping, email, checkout })
+}
+
+impl World {
+    fn heal(&self) {
+        for s in [&self.payment, &self.shipping, &self.email, &self.checkout] {
+            s.heal();
+        }
+    }
+}
+
+/// The stored cart of a browser.
+async fn cart(shop: &Shop, b: &Browser) -> Result<std::collections::BTreeMap<String, u32>> {
+    let key = format!("{}shop:cart:{}", shop.redis_prefix, b.session().context("a session")?);
+    Ok(shop.redis().await?.hgetall(key).await?)
+}
+
+async fn outbox_len(shop: &Shop) -> Result<usize> {
+    let n: usize = shop.redis().await?.llen(format!("{}shop:outbox", shop.redis_prefix)).await?;
+    Ok(n)
+}
+
+/// One failure point: set the faults, check out, check the books; heal, retry the same attempt,
+/// check that it settled with the expected outcome.
+struct Point {
+    name: &'static str,
+    faults: Vec<(&'static str, &'static str, Mode)>,
+    /// Status of the first submission.
+    first: u16,
+    /// What the retry of the same attempt leaves: `completed` (one charge kept) or `failed`
+    /// (charge refunded, the shopper starts a new attempt).
+    settles: &'static str,
+}
+
+fn points() -> Vec<Point> {
+    use Mode::*;
+    vec![
+        Point { name: "payment unreachable before the charge", faults: vec![("payment", CHARGE, Fail(503))], first: 503, settles: "completed" },
+        Point { name: "payment connection dropped before the charge", faults: vec![("payment", CHARGE, Reset)], first: 503, settles: "completed" },
+        Point { name: "payment hangs", faults: vec![("payment", CHARGE, Hang)], first: 503, settles: "completed" },
+        Point { name: "charged, answer lost (connection dropped)", faults: vec![("payment", CHARGE, ForwardThenReset)], first: 503, settles: "completed" },
+        Point { name: "charged, answer lost (500)", faults: vec![("payment", CHARGE, ForwardThenFail(500))], first: 503, settles: "completed" },
+        Point { name: "charged, shipping down: refunded", faults: vec![("shipping", SHIP, Fail(503))], first: 503, settles: "failed" },
+        Point { name: "charged, shipping refused: refunded", faults: vec![("shipping", SHIP, Fail(400))], first: 422, settles: "failed" },
+        Point { name: "shipped, answer lost: refunded", faults: vec![("shipping", SHIP, ForwardThenReset)], first: 503, settles: "failed" },
+        Point {
+            name: "shipping and refund both down: kept paid, resumed",
+            faults: vec![("shipping", SHIP, Fail(503)), ("payment", REFUND, Fail(503))],
+            first: 503,
+            settles: "completed",
+        },
+        Point { name: "order completed, checkout's answer lost", faults: vec![("checkout", PLACE, ForwardThenReset)], first: 503, settles: "completed" },
+        Point { name: "order completed, checkout's answer a 500", faults: vec![("checkout", PLACE, ForwardThenFail(500))], first: 503, settles: "completed" },
+        Point { name: "email down", faults: vec![("email", SEND, Fail(503))], first: 303, settles: "completed" },
+        Point { name: "email sent, answer lost", faults: vec![("email", SEND, ForwardThenReset)], first: 303, settles: "completed" },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_invariants_hold_at_every_failure_point_and_after_a_retry() -> Result<()> {
+    let w = world(None).await?;
+    let mut expected_orders = 0;
+    for point in points() {
+        let what = point.name;
+        let mut b = w.shop.browser();
+        add(&mut b, MUG, 2).await?;
+        add(&mut b, TEE, 1).await?;
+        let attempt = checkout_attempt(&mut b).await?;
+        let fields = checkout_fields(GOOD_CARD, &attempt);
+        for (service, path, mode) in &point.faults {
+            let s = match *service {
+                "payment" => &w.payment,
+                "shipping" => &w.shipping,
+                "email" => &w.email,
+                _ => &w.checkout,
+            };
+            s.set(path, mode.clone());
+        }
+        let first = b.post("/checkout", &fields).await?;
+        for (service, path, mode) in &point.faults {
+            let s = match *service {
+                "payment" => &w.payment,
+                "shipping" => &w.shipping,
+                "email" => &w.email,
+                _ => &w.checkout,
+            };
+            ensure!(s.seen().iter().any(|c| c.path == *path && c.mode == *mode), "{what}: the fault at {path} was never hit");
+        }
+        let first_status = first.status;
+        ensure!(first_status == point.first, "{what}: first submission answered {} (expected {}): {}", first.status, point.first, first.body);
+        let after_failure = books(&w.shop).await?;
+        after_failure.check_safe().with_context(|| format!("{what}: right after the failure"))?;
+
+        w.heal();
+        // The shopper presses the button again (the browser re-sends the same form).
+        let retry = b.post("/checkout", &fields).await?;
+        ensure!(retry.status == 303, "{what}: the retry answered {}: {}", retry.status, retry.body);
+        let order_id = placed_order_id(&retry).with_context(|| format!("{what}: the retry lands on an order"))?;
+        if first.status == 303 {
+            ensure!(placed_order_id(&first).as_deref() == Some(order_id.as_str()), "{what}: the retry answered another order");
+        }
+        // A third submission changes nothing.
+        let third = b.post("/checkout", &fields).await?;
+        ensure!(placed_order_id(&third).as_deref() == Some(order_id.as_str()), "{what}: a third submission answered another order");
+
+        let settled = books(&w.shop).await?;
+        settled.check_settled().with_context(|| format!("{what}: after the retry"))?;
+        expected_orders += 1;
+        ensure!(settled.orders.len() == expected_orders, "{what}: {} orders for {expected_orders} attempts", settled.orders.len());
+        let order = settled.orders.iter().find(|o| o.order_id == order_id).context("the order is stored")?;
+        ensure!(order.attempt_id == attempt, "{what}: the order belongs to another attempt");
+        ensure!(order.status == point.settles, "{what}: settled as {} (expected {})", order.status, point.settles);
+        let charges: Vec<_> = settled.charges.iter().filter(|c| c.key == order_id).collect();
+        ensure!(charges.len() == 1, "{what}: {} charges for the attempt", charges.len());
+        let refunded = settled.refunds.contains(&charges[0].transaction_id);
+        ensure!(refunded == (point.settles == "failed"), "{what}: refunded = {refunded}");
+        if point.settles == "completed" {
+            ensure!(order.email_sent, "{what}: the confirmation was not sent after the retry");
+            ensure!(cart(&w.shop, &b).await?.is_empty(), "{what}: the cart was not emptied");
+            let page = b.follow(&retry).await?;
+            ensure!(page.status == 200 && page.body.contains(&order_id), "{what}: the confirmation page");
+        } else {
+            ensure!(cart(&w.shop, &b).await?.get(MUG) == Some(&2), "{what}: the cart was not kept for another try");
+            // A new attempt goes through.
+            let attempt = checkout_attempt(&mut b).await?;
+            let again = b.post("/checkout", &checkout_fields(GOOD_CARD, &attempt)).await?;
+            ensure!(again.status == 303, "{what}: a new attempt: {} {}", again.status, again.body);
+            expected_orders += 1;
+            books(&w.shop).await?.check_settled().with_context(|| format!("{what}: after a new attempt"))?;
+        }
+    }
+    // Exactly one email per completed order, however often answers were lost.
+    let stored = books(&w.shop).await?;
+    ensure!(outbox_len(&w.shop).await? == stored.completed().len(), "one email per completed order");
+    Ok(())
+}
+
+/// The database goes away after the charge and before it is recorded: the order stays pending
+/// with a charge that names it; when the database is back, the retry records that same charge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_lost_between_charge_and_record() -> Result<()> {
+    let mut pg = PrivatePostgres::start()?;
+    let w = world(Some(pg.addr())).await?;
+    let mut b = w.shop.browser();
+    add(&mut b, MUG, 1).await?;
+    let attempt = checkout_attempt(&mut b).await?;
+    let fields = checkout_fields(GOOD_CARD, &attempt);
+    w.payment.set(CHARGE, Mode::Slow(Duration::from_millis(1500)));
+    let shopper = {
+        let mut b = b.clone_session();
+        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        tokio::spawn(async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b.post("/checkout", &f).await
+        })
+    };
+    // Stop the database while payment is charging.
+    let started = std::time::Instant::now();
+    while w.payment.calls(CHARGE) == 0 {
+        ensure!(started.elapsed() < Duration::from_secs(10), "the charge never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pg.stop()?;
+    let first = shopper.await??;
+    ensure!(first.status == 503, "with the database gone after the charge: {} {}", first.status, first.body);
+    pg.restart()?;
+    let stored = books_when_up(&w.shop).await?;
+    stored.check_safe()?;
+    ensure!(stored.orders.len() == 1 && stored.orders[0].status == "pending" && stored.charges.len() == 1, "{stored:#?}");
+
+    w.heal();
+    let retry = b.post("/checkout", &fields).await?;
+    ensure!(retry.status == 303, "the retry: {} {}", retry.status, retry.body);
+    let stored = books(&w.shop).await?;
+    stored.check_settled()?;
+    ensure!(stored.completed().len() == 1 && stored.charges.len() == 1 && stored.transactions.len() == 1, "{stored:#?}");
+    Ok(())
+}
+
+async fn books_when_up(shop: &Shop) -> Result<Books> {
+    for _ in 0..50 {
+        if let Ok(b) = books(shop).await {
+            return Ok(b);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    books(shop).await
+}

@@ -1,0 +1,766 @@
+//! The benchmark suite behind `scripts/bench`: starts runtime-local (cold, then warm compile
+//! cache), migrates, runs the journey mix, checkout alone, the trivial-route overhead against a
+//! native twin, a round-trip audit with debug logs, and reports one table (stdout and
+//! `docs/benchmarks.md`, between the `bench:begin` / `bench:end` markers).
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use tokio::process::{Child, Command};
+
+use crate::journey::{self, Mix, RunConfig, Shopper, Step};
+use crate::stats::{Stats, StepStats};
+
+#[derive(Args, Clone)]
+pub struct BenchArgs {
+    /// The runtime-local binary (built with the `native-release` profile).
+    #[arg(long)]
+    runtime: PathBuf,
+    /// The app manifest.
+    #[arg(long, default_value = "spin.toml")]
+    manifest: PathBuf,
+    /// Where logs and compile caches go.
+    #[arg(long, default_value = "target/bench")]
+    work_dir: PathBuf,
+    /// The markdown report to update (between `<!-- bench:begin -->` and `<!-- bench:end -->`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The operator token the runtime gets (for `POST /admin/migrate`).
+    #[arg(long, env = "SPIN_VARIABLE_OPERATOR_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Redis to clean up after the run: every key under the prefix is deleted.
+    #[arg(long, env = "SPIN_VARIABLE_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+    #[arg(long, env = "SPIN_VARIABLE_REDIS_PREFIX")]
+    redis_prefix: Option<String>,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds of journey mix.
+    #[arg(long, default_value_t = 60.0)]
+    mix_seconds: f64,
+    /// Seconds of warm-up before the mix (not reported).
+    #[arg(long, default_value_t = 5.0)]
+    warmup_seconds: f64,
+    /// Seconds of each checkout-alone run.
+    #[arg(long, default_value_t = 15.0)]
+    checkout_seconds: f64,
+    /// Seconds of each trivial-route run.
+    #[arg(long, default_value_t = 10.0)]
+    trivial_seconds: f64,
+    /// A note for the report (e.g. the load average when it was not idle).
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+/// Targets from issue 6.
+const HOME_P99_MS: f64 = 25.0;
+const CHECKOUT_P50_MS: f64 = 25.0;
+const OVERHEAD_RATIO: f64 = 3.0;
+const COMPONENT_BYTES: u64 = 1_000_000;
+const TOTAL_BYTES: u64 = 4_000_000;
+const PEAK_RSS_BYTES: u64 = 200 * 1024 * 1024;
+const WARM_START_MS: f64 = 1000.0;
+
+/// One row of the report.
+struct Row {
+    name: String,
+    stats: Option<(StepStats, f64)>,
+    value: String,
+    target: String,
+    met: Option<bool>,
+}
+
+impl Row {
+    fn latency(name: impl Into<String>, s: &StepStats, rps: f64) -> Row {
+        Row { name: name.into(), stats: Some((s.clone(), rps)), value: String::new(), target: String::new(), met: None }
+    }
+    fn value(name: impl Into<String>, value: impl Into<String>) -> Row {
+        Row { name: name.into(), stats: None, value: value.into(), target: String::new(), met: None }
+    }
+    fn target(mut self, target: impl Into<String>, met: bool) -> Row {
+        self.target = target.into();
+        self.met = Some(met);
+        self
+    }
+}
+
+fn render(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| measurement | requests | errors | req/s | p50 ms | p95 ms | p99 ms | value | target | met |\n\
+         |---|---:|---:|---:|---:|---:|---:|---|---|---|\n",
+    );
+    for r in rows {
+        let (requests, errors, rps, p50, p95, p99) = match &r.stats {
+            Some((s, rps)) => (
+                s.requests.to_string(),
+                s.errors.to_string(),
+                format!("{rps:.1}"),
+                format!("{:.2}", s.p(0.5)),
+                format!("{:.2}", s.p(0.95)),
+                format!("{:.2}", s.p(0.99)),
+            ),
+            None => Default::default(),
+        };
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {requests} | {errors} | {rps} | {p50} | {p95} | {p99} | {} | {} | {met} |",
+            r.name, r.value, r.target
+        );
+    }
+    out
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.work_dir)?;
+    let work = std::fs::canonicalize(&args.work_dir)?;
+    let machine = machine_info(&args.note);
+    eprintln!("{machine}");
+    let mut rows = Vec::new();
+
+    // Sizes of the components the manifest names.
+    let components = manifest_sources(&args.manifest)?;
+    let mut total = 0;
+    for (id, path) in &components {
+        let size = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?.len();
+        total += size;
+        rows.push(Row::value(format!("wasm size: {id}"), kib(size)).target("< 1 MB", size < COMPONENT_BYTES));
+    }
+    rows.push(Row::value("wasm size: all components", kib(total)).target("< 4 MB", total < TOTAL_BYTES));
+
+    // Start-up: a fresh compile cache (cold), then the same cache again (warm). The warm one serves the load.
+    let cache = work.join("cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let log = work.join("runtime.log");
+    let _ = std::fs::remove_file(&log);
+    eprintln!("==> start-up with an empty compile cache");
+    let (mut rt, _, cold) = start_runtime(&args, &cache, &log, &[]).await?;
+    stop(&mut rt).await;
+    eprintln!("==> start-up with a warm compile cache");
+    let (mut rt, base, warm) = start_runtime(&args, &cache, &log, &[]).await?;
+    let result = measure(&args, &work, &base, rt.id().context("runtime pid")?, &mut rows, cold, warm).await;
+    stop(&mut rt).await;
+    result?;
+
+    // Round trips per request, from runtime-local's debug log (its own run, so logging costs nothing above).
+    eprintln!("==> round-trip audit (RUST_LOG=runtime_local=debug)");
+    let audit_log = work.join("audit.log");
+    let _ = std::fs::remove_file(&audit_log);
+    let (mut rt, base, _) =
+        start_runtime(&args, &cache, &audit_log, &[("RUST_LOG", "info,runtime_local=debug,cranelift=warn,wasmtime=warn")]).await?;
+    let audit = round_trip_audit(&base, &audit_log).await;
+    stop(&mut rt).await;
+    rows.extend(audit?);
+
+    if let (Some(url), Some(prefix)) = (&args.redis_url, &args.redis_prefix) {
+        if !prefix.is_empty() {
+            if let Err(e) = delete_keys(url, prefix).await {
+                eprintln!("warning: could not delete the bench's Redis keys: {e:#}");
+            }
+        }
+    }
+
+    let table = render(&rows);
+    println!("\n{machine}\n\n{table}");
+    if let Some(out) = &args.out {
+        write_report(out, &machine, &table)?;
+        eprintln!("==> wrote {}", out.display());
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    args: &BenchArgs,
+    work: &Path,
+    base: &str,
+    pid: u32,
+    rows: &mut Vec<Row>,
+    cold: Duration,
+    warm: Duration,
+) -> Result<()> {
+    migrate(base, &args.token).await?;
+    let skus = Arc::new(journey::discover_skus(base).await?);
+    let cfg = |secs: f64| RunConfig {
+        base: base.to_string(),
+        duration: Duration::from_secs_f64(secs),
+        max_requests: 5_000_000,
+        seed: 42,
+        skus: skus.clone(),
+    };
+    let c = args.concurrency;
+
+    eprintln!("==> warm-up: journey mix, {c} shoppers, {} s", args.warmup_seconds);
+    let _ = journey::run_mix(&cfg(args.warmup_seconds), &Mix::default(), c).await;
+
+    eprintln!("==> journey mix, {c} shoppers, {} s", args.mix_seconds);
+    let cpu_before = CpuTimes::now(pid);
+    let mix = journey::run_mix(&cfg(args.mix_seconds), &Mix::default(), c).await;
+    let cpu = CpuTimes::now(pid).since(&cpu_before);
+    mix.print("journey mix");
+    let rss = peak_rss(pid)?;
+    for (step, s) in &mix.steps {
+        let mut row = Row::latency(format!("mix c={c}: {}", step.label()), s, mix.throughput(s));
+        if *step == Step::Home {
+            row = row.target(format!("p99 < {HOME_P99_MS} ms"), s.p(0.99) < HOME_P99_MS);
+        }
+        if *step == Step::PlaceOrder {
+            row = row.target(format!("p50 < {CHECKOUT_P50_MS} ms"), s.p(0.5) < CHECKOUT_P50_MS);
+        }
+        rows.push(row);
+    }
+    let all = mix.total();
+    rows.push(Row::latency(format!("mix c={c}: all"), &all, mix.throughput(&all)).target("0 errors", all.errors == 0));
+    rows.push(
+        Row::value("runtime-local peak RSS (VmHWM) after the mix", mib(rss)).target("< 200 MB", rss < PEAK_RSS_BYTES),
+    );
+    // Where the CPU went: all of it is on this machine's cores, shared by everyone.
+    let per_request = |secs: f64| secs * 1000.0 / all.requests.max(1) as f64;
+    let total = cpu.runtime + cpu.postgres + cpu.redis + cpu.loadgen;
+    rows.push(Row::value(
+        "mix: CPU ms per request (runtime-local / Postgres / Redis / loadgen = total)",
+        format!(
+            "{:.2} / {:.2} / {:.2} / {:.2} = {:.2} ms; {:.0}% of {} CPUs busy",
+            per_request(cpu.runtime),
+            per_request(cpu.postgres),
+            per_request(cpu.redis),
+            per_request(cpu.loadgen),
+            per_request(total),
+            100.0 * cpu.busy_fraction(mix.elapsed),
+            cpu.cpus
+        ),
+    ));
+
+    // The same mix below saturation: a fixed arrival rate at half the closed-loop throughput.
+    let rate = (mix.throughput(&all) / 2.0).max(1.0);
+    eprintln!("==> journey mix at a fixed {rate:.0} requests/s, {} s", args.mix_seconds / 2.0);
+    let open = journey::run_rate(&cfg(args.mix_seconds / 2.0), &Mix::default(), None, rate, 256).await;
+    open.print(&format!("journey mix at {rate:.0}/s"));
+    for step in [Step::Home, Step::PlaceOrder] {
+        if let Some(s) = open.step(step) {
+            rows.push(Row::latency(format!("mix at a fixed {rate:.0} req/s (half of c={c}): {}", step.label()), s, open.throughput(s)));
+        }
+    }
+    let open_all = open.total();
+    rows.push(Row::latency(format!("mix at a fixed {rate:.0} req/s (half of c={c}): all"), &open_all, open.throughput(&open_all)));
+
+    for lines in [1usize, 20] {
+        eprintln!("==> checkout alone, {lines}-line cart, 1 shopper, {} s", args.checkout_seconds);
+        let r = journey::run_step(&cfg(args.checkout_seconds), Step::PlaceOrder, 1, lines).await;
+        r.print(&format!("checkout, {lines}-line cart"));
+        let s = r.step(Step::PlaceOrder).cloned().unwrap_or_default();
+        let errors = r.errors();
+        let mut row = Row::latency(format!("checkout alone, {lines}-line cart (c=1)"), &s, r.throughput(&s));
+        if errors > s.errors {
+            row.value = format!("{errors} errors in its setup steps");
+        }
+        rows.push(row);
+    }
+
+    // The trivial route: runtime-local vs the same code natively.
+    let native_log = std::fs::File::create(work.join("native.log"))?;
+    let mut native = Command::new(std::env::current_exe()?)
+        .args(["serve-native", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(native_log)
+        .kill_on_drop(true)
+        .spawn()?;
+    let native_base = {
+        use tokio::io::AsyncBufReadExt;
+        let stdout = native.stdout.take().context("native stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let first = lines.next_line().await?.context("the native server said nothing")?;
+        let addr = first.strip_prefix("listening on ").context("unexpected native server output")?.to_string();
+        // Keep draining its log lines, as runtime-local's go to a file.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        format!("http://{addr}")
+    };
+    let mut trivial = BTreeMap::new();
+    for (name, url) in [("runtime-local", base.to_string()), ("native hyper", native_base.clone())] {
+        for conc in [1usize, c] {
+            eprintln!("==> trivial route on {name}, {conc} shoppers, {} s", args.trivial_seconds);
+            let mut run_cfg = cfg(args.trivial_seconds);
+            run_cfg.base = url.clone();
+            let r = journey::run_step(&run_cfg, Step::Static, conc, 0).await;
+            let s = r.step(Step::Static).cloned().unwrap_or_default();
+            rows.push(Row::latency(format!("GET /static/favicon.svg, {name}, c={conc}"), &s, r.throughput(&s)));
+            trivial.insert((name, conc), (s, r.throughput(&r.step(Step::Static).cloned().unwrap_or_default())));
+        }
+    }
+    let _ = native.kill().await;
+    let (rt1, nat1) = (&trivial[&("runtime-local", 1)], &trivial[&("native hyper", 1)]);
+    let ratio = rt1.0.p(0.5) / nat1.0.p(0.5).max(1e-6);
+    let overhead_us = (rt1.0.p(0.5) - nat1.0.p(0.5)) * 1000.0;
+    rows.push(
+        Row::value("trivial route: runtime-local / native, p50 at c=1", format!("{ratio:.2}x ({overhead_us:+.0} µs a request)"))
+            .target("within 3x", ratio <= OVERHEAD_RATIO),
+    );
+    let (rtc, natc) = (&trivial[&("runtime-local", c)], &trivial[&("native hyper", c)]);
+    rows.push(Row::value(
+        format!("trivial route: native / runtime-local, throughput at c={c}"),
+        format!("{:.2}x", natc.1 / rtc.1.max(1e-9)),
+    ));
+
+    rows.push(Row::value("start-up to first 200, empty compile cache", format!("{:.0} ms", cold.as_secs_f64() * 1000.0)));
+    let warm_ms = warm.as_secs_f64() * 1000.0;
+    rows.push(
+        Row::value("start-up to first 200, warm compile cache", format!("{warm_ms:.0} ms"))
+            .target("< 1 s", warm_ms < WARM_START_MS),
+    );
+    Ok(())
+}
+
+/// Starts runtime-local on a free loopback port; returns it, its base URL and the time from
+/// spawn to the first 200 of a guest route.
+async fn start_runtime(args: &BenchArgs, cache: &Path, log: &Path, env: &[(&str, &str)]) -> Result<(Child, String, Duration)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let listen = format!("127.0.0.1:{port}");
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let mut cmd = Command::new(&args.runtime);
+    cmd.args(["up", "--manifest"])
+        .arg(&args.manifest)
+        .args(["--listen", &listen, "--cache-dir"])
+        .arg(cache)
+        .env("NO_COLOR", "1")
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", args.runtime.display()))?;
+    let base = format!("http://{listen}");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    loop {
+        if let Ok(r) = client.get(format!("{base}/static/favicon.svg")).send().await {
+            if r.status().as_u16() == 200 {
+                return Ok((child, base, started.elapsed()));
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("runtime-local exited ({status}) before answering; see {}", log.display());
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            bail!("runtime-local did not answer within 3 minutes; see {}", log.display());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// SIGINT (graceful), then a kill after 15 s.
+async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
+    }
+    if tokio::time::timeout(Duration::from_secs(15), child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+}
+
+/// CPU seconds (user + system) used so far by runtime-local, every Postgres and Redis process,
+/// and this load generator, plus the whole machine's busy time.
+#[derive(Default)]
+struct CpuTimes {
+    runtime: f64,
+    postgres: f64,
+    redis: f64,
+    loadgen: f64,
+    machine_busy: f64,
+    cpus: usize,
+}
+
+impl CpuTimes {
+    fn now(runtime_pid: u32) -> CpuTimes {
+        let tick = 100.0; // USER_HZ on Linux
+        let proc_cpu = |pid: &str| -> Option<(String, f64)> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some((comm.to_string(), ticks / tick))
+        };
+        let mut t = CpuTimes { cpus: std::thread::available_parallelism().map_or(1, |n| n.get()), ..Default::default() };
+        t.runtime = proc_cpu(&runtime_pid.to_string()).map_or(0.0, |(_, c)| c);
+        t.loadgen = proc_cpu("self").map_or(0.0, |(_, c)| c);
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for entry in dir.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if !name.bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
+                match proc_cpu(&name) {
+                    Some((comm, c)) if comm == "postgres" => t.postgres += c,
+                    Some((comm, c)) if comm == "redis-server" => t.redis += c,
+                    _ => {}
+                }
+            }
+        }
+        if let Ok(stat) = std::fs::read_to_string("/proc/stat") {
+            if let Some(line) = stat.lines().next() {
+                let v: Vec<f64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+                // user nice system idle iowait irq softirq steal
+                if v.len() >= 8 {
+                    t.machine_busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
+                }
+            }
+        }
+        t
+    }
+
+    /// Postgres backends that came and went in between are missed; close enough for a pool.
+    fn since(&self, before: &CpuTimes) -> CpuTimes {
+        CpuTimes {
+            runtime: self.runtime - before.runtime,
+            postgres: (self.postgres - before.postgres).max(0.0),
+            redis: self.redis - before.redis,
+            loadgen: self.loadgen - before.loadgen,
+            machine_busy: self.machine_busy - before.machine_busy,
+            cpus: self.cpus,
+        }
+    }
+
+    fn busy_fraction(&self, elapsed: Duration) -> f64 {
+        self.machine_busy / (elapsed.as_secs_f64() * self.cpus as f64).max(1e-9)
+    }
+}
+
+fn peak_rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
+    let kb: u64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
+    Ok(kb * 1024)
+}
+
+async fn migrate(base: &str, token: &str) -> Result<()> {
+    let r = reqwest::Client::new().post(format!("{base}/admin/migrate")).bearer_auth(token).send().await?;
+    let status = r.status();
+    let body = r.text().await?;
+    if !status.is_success() {
+        bail!("migrate answered {status}: {body}");
+    }
+    Ok(())
+}
+
+async fn delete_keys(url: &str, prefix: &str) -> Result<()> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await?;
+    for chunk in keys.chunks(1000) {
+        let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
+    }
+    Ok(())
+}
+
+/// `(component id, wasm path)` for every component of the manifest.
+fn manifest_sources(manifest: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let text = std::fs::read_to_string(manifest)?;
+    let doc: toml::Table = text.parse()?;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    if let Some(components) = doc.get("component").and_then(|c| c.as_table()) {
+        for (id, c) in components {
+            if let Some(source) = c.get("source").and_then(|s| s.as_str()) {
+                out.push((id.clone(), dir.join(source)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.0} KiB ({bytes} B)", bytes as f64 / 1024.0)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(cmd).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn machine_info(note: &str) -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown".to_string(), |(_, m)| m.trim().to_string());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
+    let commit = command_output("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty = command_output("git", &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let kernel = command_output("uname", &["-r"]).unwrap_or_default();
+    let mut s = format!(
+        "Machine: {cpus} CPUs ({model}), {:.1} GiB memory, Linux {kernel}; {date}; commit {commit}{}; load average at start {}",
+        mem_kb as f64 / (1024.0 * 1024.0),
+        if dirty { " (with uncommitted changes)" } else { "" },
+        load.join(" "),
+    );
+    if !note.is_empty() {
+        let _ = write!(s, "; {note}");
+    }
+    s
+}
+
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
+/// Replaces the text between the markers (or creates the file with them).
+fn write_report(path: &Path, machine: &str, table: &str) -> Result<()> {
+    let generated = format!("{BEGIN}\n{machine}\n\n{table}{END}");
+    let text = match std::fs::read_to_string(path) {
+        Ok(old) => match (old.find(BEGIN), old.find(END)) {
+            (Some(b), Some(e)) if b < e => format!("{}{generated}{}", &old[..b], &old[e + END.len()..]),
+            _ => format!("{old}\n{generated}\n"),
+        },
+        Err(_) => format!("# Benchmarks\n\nWritten by `scripts/bench`.\n\n{generated}\n"),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+/// What the runtime logged for one request: the lines up to and including its request line.
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+struct Segment {
+    request: String,
+    chained: u32,
+    sql: u32,
+    sql_products: u32,
+    sql_checkout: u32,
+    redis: u32,
+    /// `upstream_calls` from the frontend's own log line.
+    frontend_calls: Option<u32>,
+}
+
+impl Segment {
+    fn summary(&self) -> String {
+        format!(
+            "chained {} (frontend {}), SQL {} (products {}, checkout {}), Redis {}",
+            self.chained,
+            self.frontend_calls.map_or("?".into(), |n| n.to_string()),
+            self.sql,
+            self.sql_products,
+            self.sql_checkout,
+            self.redis
+        )
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Splits a runtime log into one segment per top-level request (requests made one at a time).
+fn segments(log: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut cur = Segment::default();
+    for line in log.lines().map(strip_ansi) {
+        if line.contains("runtime_local::request:") {
+            cur.request = line.split("runtime_local::request:").nth(1).unwrap_or("").trim().to_string();
+            out.push(std::mem::take(&mut cur));
+        } else if line.contains("chained request") {
+            cur.chained += 1;
+        } else if line.contains(": pg query") || line.contains(": pg execute") {
+            cur.sql += 1;
+            if line.contains("component=products") {
+                cur.sql_products += 1;
+            }
+            if line.contains("component=checkout") {
+                cur.sql_checkout += 1;
+            }
+        } else if line.contains("runtime_local::host::redis: redis") {
+            cur.redis += 1;
+        } else if line.starts_with('{') && line.contains("\"service\":\"frontend\"") {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                cur.frontend_calls = v.get("upstream_calls").and_then(|n| n.as_u64()).map(|n| n as u32);
+            }
+        }
+    }
+    out
+}
+
+/// One shopper, one request at a time: which round trips each page and action makes, with a
+/// 1-line and a 20-line cart.
+async fn round_trip_audit(base: &str, log: &Path) -> Result<Vec<Row>> {
+    let skus = Arc::new(journey::discover_skus(base).await?);
+    let stats = Stats::default();
+    let budget = journey::Budget::new(Duration::from_secs(120), 10_000);
+    let mut shopper = Shopper::new(base, skus.clone(), stats.clone(), budget, 999, 7).follow_redirects(false);
+    let count = |stats: &Stats| stats.snapshot().total().requests as usize;
+    // Requests made by discover_skus are in the log too; the audit's start after them.
+    let mut marks: Vec<(String, usize)> = Vec::new();
+    let skip = wait_for_segments(log, 0).await?;
+    fn step(marks: &mut Vec<(String, usize)>, label: &str, requests: usize) {
+        marks.push((label.to_string(), requests - 1));
+    }
+
+    shopper.home(None).await?;
+    step(&mut marks, "GET / (home)", count(&stats));
+    shopper.browse(None).await?;
+    step(&mut marks, "GET /product/{sku}", count(&stats));
+    shopper.fill_cart(1).await?;
+    step(&mut marks, "POST /cart/add, to an empty cart", count(&stats));
+    shopper.view_cart(None).await?;
+    step(&mut marks, "GET /cart, 1 line", count(&stats));
+    shopper.checkout(None).await?;
+    let n = count(&stats);
+    marks.push(("GET /checkout, 1 line".into(), n - 2));
+    marks.push(("POST /checkout, 1 line".into(), n - 1));
+    shopper.fill_cart(20).await?;
+    step(&mut marks, "POST /cart/add, to a 19-line cart", count(&stats));
+    shopper.view_cart(None).await?;
+    step(&mut marks, "GET /cart, 20 lines", count(&stats));
+    shopper.checkout(None).await?;
+    let n = count(&stats);
+    marks.push(("GET /checkout, 20 lines".into(), n - 2));
+    marks.push(("POST /checkout, 20 lines".into(), n - 1));
+    if stats.snapshot().errors() > 0 {
+        bail!("the audit's requests failed: {:?}", stats.snapshot().samples);
+    }
+
+    let total = count(&stats);
+    let text = wait_for_text(log, skip + total).await?;
+    let segs = segments(&text);
+    let segs = &segs[skip..];
+    let by = |label: &str| -> Segment {
+        marks.iter().find(|(l, _)| l == label).and_then(|(_, i)| segs.get(*i)).cloned().unwrap_or_default()
+    };
+    let mut rows = Vec::new();
+    for (label, _) in &marks {
+        let s = by(label);
+        rows.push(Row::value(format!("round trips: {label}"), format!("{} [{}]", s.summary(), s.request)));
+    }
+    let pages = ["GET / (home)", "GET /product/{sku}", "GET /cart, 20 lines", "GET /checkout, 20 lines"];
+    let max_page_calls = pages.iter().filter_map(|p| by(p).frontend_calls).max().unwrap_or(u32::MAX);
+    rows.push(
+        Row::value("round trips: most service calls a page makes", max_page_calls.to_string())
+            .target("<= 2", max_page_calls <= 2),
+    );
+    let (c1, c20) = (by("POST /checkout, 1 line"), by("POST /checkout, 20 lines"));
+    rows.push(
+        Row::value(
+            "round trips: SQL pricing the cart (products) at checkout, 1 / 20 lines",
+            format!("{} / {}", c1.sql_products, c20.sql_products),
+        )
+        .target("1, whatever the size", c1.sql_products == 1 && c20.sql_products == 1),
+    );
+    let same = |a: &Segment, b: &Segment| a.sql == b.sql && a.redis == b.redis && a.chained == b.chained;
+    let (a1, a20) = (by("POST /cart/add, to an empty cart"), by("POST /cart/add, to a 19-line cart"));
+    let (v1, v20) = (by("GET /cart, 1 line"), by("GET /cart, 20 lines"));
+    rows.push(
+        Row::value(
+            "round trips: Redis commands per cart op, 1 / 20 lines (add, view, checkout)",
+            format!("{} / {}, {} / {}, {} / {}", a1.redis, a20.redis, v1.redis, v20.redis, c1.redis, c20.redis),
+        )
+        .target("independent of cart size", same(&v1, &v20) && same(&c1, &c20) && a1.redis <= a20.redis + 1),
+    );
+    Ok(rows)
+}
+
+/// The number of request lines in the log once it stops growing.
+async fn wait_for_segments(log: &Path, _at_least: usize) -> Result<usize> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    Ok(segments(&text).len())
+}
+
+async fn wait_for_text(log: &Path, segments_needed: usize) -> Result<String> {
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if segments(&text).len() >= segments_needed {
+            return Ok(text);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("runtime-local's log at {} has fewer request lines than requests made", log.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_segments_count_round_trips() {
+        let log = "\
+2026-01-01T00:00:00Z  INFO runtime_local::cache: app loaded\n\
+2026-01-01T00:00:00Z DEBUG runtime_local::host::redis: redis component=carts command=HGETALL ok=true elapsed_ms=0.1\n\
+2026-01-01T00:00:00Z DEBUG runtime_local::chaining: chained request caller=frontend target=carts\n\
+2026-01-01T00:00:00Z DEBUG runtime_local::host::postgres: pg query component=products sql=SELECT\n\
+{\"level\":\"info\",\"service\":\"frontend\",\"upstream_calls\":2}\n\
+2026-01-01T00:00:00Z  INFO runtime_local::request: GET / frontend 200 3.0ms\n\
+\u{1b}[2m2026\u{1b}[0m DEBUG \u{1b}[2mruntime_local::host::postgres\u{1b}[0m: pg execute component=checkout\n\
+2026-01-01T00:00:00Z  INFO runtime_local::request: POST /checkout frontend 303 9.0ms\n";
+        let s = segments(log);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            s[0],
+            Segment {
+                request: "GET / frontend 200 3.0ms".into(),
+                chained: 1,
+                sql: 1,
+                sql_products: 1,
+                sql_checkout: 0,
+                redis: 1,
+                frontend_calls: Some(2)
+            }
+        );
+        assert_eq!(s[1].sql_checkout, 1);
+    }
+
+    #[test]
+    fn report_replaces_between_markers() {
+        let dir = std::env::temp_dir().join(format!("loadgen-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("b.md");
+        std::fs::write(&path, format!("intro\n{BEGIN}\nold\n{END}\nanalysis\n")).unwrap();
+        write_report(&path, "machine", "| t |\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("intro\n{BEGIN}\nmachine\n\n| t |\n{END}\nanalysis\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn table_marks_targets() {
+        let rows = vec![Row::value("size", "10 KiB").target("< 1 MB", true), Row::value("rss", "300 MiB").target("< 200 MB", false)];
+        let t = render(&rows);
+        assert!(t.contains("| size |  |  |  |  |  |  | 10 KiB | < 1 MB | yes |"), "{t}");
+        assert!(t.contains("**no**"));
+    }
+}
