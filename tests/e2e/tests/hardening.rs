@@ -273,7 +273,8 @@ fn no_secrets_in_tracked_files() -> Result<()> {
     let out = std::process::Command::new("git").args(["-C", root, "ls-files", "-z"]).output()?;
     ensure!(out.status.success(), "git ls-files failed");
     let patterns: [(&str, fn(&str) -> bool); 7] = [
-        ("a private key", |t| t.contains("-----BEGIN") && t.contains("PRIVATE KEY-----")),
+        // A PEM header on a line of its own (this file only names the parts, so it does not match).
+        ("a private key", |t| t.lines().map(str::trim).any(|l| l.starts_with("-----BEGIN ") && l.ends_with("PRIVATE KEY-----"))),
         ("an AWS access key", |t| has_token(t, "AKIA", 16, |c| c.is_ascii_uppercase() || c.is_ascii_digit())),
         ("a GitHub token", |t| ["ghp_", "gho_", "ghs_", "github_pat_"].iter().any(|p| has_token(t, p, 30, |c| c.is_ascii_alphanumeric() || c == '_'))),
         ("a Slack token", |t| ["xoxb-", "xoxp-"].iter().any(|p| has_token(t, p, 20, |c| c.is_ascii_alphanumeric() || c == '-'))),
