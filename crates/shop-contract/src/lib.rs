@@ -120,6 +120,20 @@ interface!(
     }
 );
 
+/// The path of every operation of every interface.
+pub fn all_operation_paths() -> Vec<&'static str> {
+    [
+        catalog::ops::ALL_PATHS,
+        catalog_admin::ops::ALL_PATHS,
+        carts::ops::ALL_PATHS,
+        payment::ops::ALL_PATHS,
+        shipping::ops::ALL_PATHS,
+        email::ops::ALL_PATHS,
+        checkout::ops::ALL_PATHS,
+    ]
+    .concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,16 +142,7 @@ mod tests {
     fn paths_follow_the_transport_rule() {
         assert_eq!(carts::ops::add_item.path, "/api/carts/add_item");
         assert_eq!(catalog_admin::ops::migrate.path, "/api/catalog_admin/migrate");
-        let all = [
-            catalog::ops::ALL_PATHS,
-            catalog_admin::ops::ALL_PATHS,
-            carts::ops::ALL_PATHS,
-            payment::ops::ALL_PATHS,
-            shipping::ops::ALL_PATHS,
-            email::ops::ALL_PATHS,
-            checkout::ops::ALL_PATHS,
-        ]
-        .concat();
+        let all = all_operation_paths();
         let unique: std::collections::HashSet<_> = all.iter().collect();
         assert_eq!(unique.len(), all.len(), "two operations share a path");
         assert!(all.iter().all(|p| p.starts_with(ANY_OPERATION_PREFIX)));
@@ -148,17 +153,7 @@ mod tests {
         // Counts `name: func(` lines in the WIT file, so a new function without an operation fails.
         let wit = include_str!("../../../wit/shop.wit");
         let wit_functions = wit.lines().filter(|l| l.contains(": func(")).count();
-        let operations = [
-            catalog::ops::ALL_PATHS,
-            catalog_admin::ops::ALL_PATHS,
-            carts::ops::ALL_PATHS,
-            payment::ops::ALL_PATHS,
-            shipping::ops::ALL_PATHS,
-            email::ops::ALL_PATHS,
-            checkout::ops::ALL_PATHS,
-        ]
-        .concat()
-        .len();
+        let operations = all_operation_paths().len();
         assert_eq!(wit_functions, operations);
     }
 
