@@ -2,47 +2,14 @@
 //! and Redis. Each test gets its own shop (database + key prefix).
 use anyhow::Result;
 use redis::AsyncCommands;
+use shop_e2e::reliability::{add, checkout_attempt, checkout_fields, DECLINED_CARD, GOOD_CARD, MUG, TEE};
 use shop_e2e::{browser::Browser, Shop};
-
-const MUG: &str = "KIT-MUG-TEAL";
-const TEE: &str = "APP-TEE-TEAL";
-const GOOD_CARD: &str = "4242 4242 4242 4242";
-const DECLINED_CARD: &str = "4000 0000 0000 0002";
-
-async fn add(b: &mut Browser, sku: &str, quantity: u32) -> Result<()> {
-    let page = b.post("/cart/add", &[("sku", sku), ("quantity", &quantity.to_string())]).await?;
-    assert_eq!(page.status, 303, "add to cart redirects: {}", page.body);
-    Ok(())
-}
 
 /// The cart as stored in Redis: SKU → quantity.
 async fn stored_cart(shop: &Shop, b: &Browser) -> Result<std::collections::BTreeMap<String, u32>> {
     let session = b.session().expect("the shop set a session cookie");
     let key = format!("{}shop:cart:{session}", shop.redis_prefix);
     Ok(shop.redis().await?.hgetall(key).await?)
-}
-
-fn checkout_fields<'a>(card: &'a str, attempt: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("attempt", attempt),
-        ("email", "ada@example.com"),
-        ("name", "Ada Lovelace"),
-        ("street", "12 Analytical Row"),
-        ("city", "London"),
-        ("postal_code", "N1 9GU"),
-        ("country", "GB"),
-        ("card_number", card),
-        ("expiry_month", "12"),
-        ("expiry_year", "2035"),
-        ("cvv", "123"),
-    ]
-}
-
-/// Opens the checkout form and returns its attempt id.
-async fn checkout_attempt(b: &mut Browser) -> Result<String> {
-    let form = b.get("/checkout").await?;
-    assert_eq!(form.status, 200);
-    Ok(shop_e2e::html::input_value(&form.body, "attempt").expect("the form carries an attempt id"))
 }
 
 async fn orders_in_db(shop: &Shop) -> Result<Vec<(String, String)>> {
