@@ -5,8 +5,9 @@
   (1.7 / version 2 and 2.x / version 3), with SystemdCgroup = true;
 - every SpinApp: executor containerd-shim-spin, readiness and liveness on
   /.well-known/spin/health, resources, and its `components` exist in spin.toml;
-- secrets (operator_token, db_url, redis_url) only ever come from secretKeyRef (the one
-  allowed literal is the non-secret stand-in for components that don't read the token);
+- secrets (operator_token, internal_token, db_url, redis_url) only ever come from secretKeyRef
+  (the one allowed literal is the non-secret operator_token stand-in for components that don't
+  read it), and every SpinApp sets every variable spin.toml requires;
 - every ServiceAccount an AuthorizationPolicy names exists in the same build;
 - the shim version and asset names the brief pins are the ones Ansible downloads.
 """
@@ -17,7 +18,7 @@ import tomllib
 
 import yaml
 
-SECRETS = {"operator_token", "db_url", "redis_url"}
+SECRETS = {"operator_token", "internal_token", "db_url", "redis_url"}
 STAND_IN = "not-used-by-this-component"
 
 
@@ -55,6 +56,7 @@ def main(root, build):
     with open(os.path.join(root, "spin.toml"), "rb") as f:
         manifest = tomllib.load(f)
     components = set(manifest.get("component", {}))
+    required = {n for n, v in manifest.get("variables", {}).items() if v.get("required")}
 
     for name in sorted(os.listdir(build)):
         if not name.endswith(".yaml"):
@@ -83,6 +85,9 @@ def main(root, build):
                             errors.append(f"{where}: secret variable {var['name']} not from a secretKeyRef")
                     if var["name"] not in manifest.get("variables", {}):
                         errors.append(f"{where}: variable {var['name']} is not declared in spin.toml")
+                missing = required - {var["name"] for var in spec.get("variables", [])}
+                if missing:
+                    errors.append(f"{where}: required variable(s) {sorted(missing)} not set")
                 if spec.get("serviceAccountName") not in sas:
                     errors.append(f"{where}: ServiceAccount {spec.get('serviceAccountName')} not in this build")
             if d["kind"] == "AuthorizationPolicy":

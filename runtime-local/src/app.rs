@@ -51,6 +51,9 @@ pub struct RuntimeOptions {
     pub no_cache: bool,
     /// Resource limits.
     pub limits: Limits,
+    /// Run only these components and their triggers (selective deployment, like
+    /// `spin up --component-id`); empty = all.
+    pub components: Vec<String>,
 }
 
 impl Default for RuntimeOptions {
@@ -61,6 +64,7 @@ impl Default for RuntimeOptions {
             cache_dir: None,
             no_cache: false,
             limits: Limits::default(),
+            components: Vec::new(),
         }
     }
 }
@@ -110,7 +114,12 @@ impl App {
     pub async fn load(manifest_path: impl AsRef<Path>, options: RuntimeOptions) -> Result<App> {
         let started = Instant::now();
         let manifest_path = manifest_path.as_ref();
-        let manifest = Manifest::from_file(manifest_path)?;
+        let mut manifest = Manifest::from_file(manifest_path)?;
+        if !options.components.is_empty() {
+            manifest
+                .retain_components(&options.components)
+                .context("failed to resolve application with only components selected with --component")?;
+        }
 
         let env = if options.env_variables { env_snapshot() } else { HashMap::new() };
         let mut resolver = Resolver::new(manifest.variables.clone(), options.variables.clone(), env)?;

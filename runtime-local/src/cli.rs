@@ -53,6 +53,9 @@ pub struct UpArgs {
     /// Maximum request body size, in KiB.
     #[arg(long, default_value_t = 1024)]
     pub max_body_kib: usize,
+    /// Run only this component (and its triggers); repeatable. Default: all components.
+    #[arg(short = 'c', long = "component-id")]
+    pub components: Vec<String>,
 }
 
 /// Parses `name=value` pairs.
@@ -76,6 +79,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 env_variables: true,
                 cache_dir: args.cache_dir.clone(),
                 no_cache: args.no_cache,
+                components: args.components.clone(),
                 limits: Limits {
                     max_memory_bytes: args.max_memory_mib << 20,
                     execution_time: Duration::from_secs(args.timeout_secs),

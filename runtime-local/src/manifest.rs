@@ -430,6 +430,42 @@ fn validate_id(id: &str, delim: char, lower_only: bool) -> std::result::Result<(
     Ok(())
 }
 
+impl Manifest {
+    /// Keeps only the given components and the triggers that run them, as Spin's selective
+    /// deployment does (`spin up --component-id`, the shim's `SPIN_COMPONENTS_TO_RETAIN`, a
+    /// SpinApp's `components`): every id must exist, and no retained component may chain by a
+    /// literal `http://<id>.spin.internal` host to one that is not retained, nor use the
+    /// `*.spin.internal` wildcard. Templated hosts are not checked (Spin does not resolve them
+    /// at that point). Static-response triggers go too: they run no retained component.
+    pub fn retain_components(&mut self, retained: &[String]) -> Result<()> {
+        for id in retained {
+            if !self.components.contains_key(id) {
+                bail!("Specified component \"{id}\" not found in application");
+            }
+        }
+        let kept = |id: &str| retained.iter().any(|r| r == id);
+        for trigger in &self.http_triggers {
+            let TriggerHandler::Component(id) = &trigger.handler else { continue };
+            if !kept(id) {
+                continue;
+            }
+            for host in &self.components[id].allowed_outbound_hosts {
+                let Ok(uri) = host.parse::<http::Uri>() else { continue };
+                let Some(target) = uri.host().and_then(crate::outbound_hosts::service_chaining_target) else { continue };
+                if target == "*" {
+                    bail!("Selected component '{id}' cannot use wildcard service chaining: allowed_outbound_hosts = [\"http://*.spin.internal\"]");
+                }
+                if !kept(&target) {
+                    bail!("Selected component '{id}' cannot use service chaining to unselected component: allowed_outbound_hosts = [\"http://{target}.spin.internal\"]");
+                }
+            }
+        }
+        self.http_triggers.retain(|t| matches!(&t.handler, TriggerHandler::Component(id) if kept(id)));
+        self.components.retain(|id, _| kept(id));
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,5 +573,29 @@ source = "internal.wasm"
         assert!(format!("{:#}", parse(&t).unwrap_err()).contains("deprecated trigger 'base'"));
         let t = BASE.replace("spin_manifest_version = 2", "spin_manifest_version = 3");
         assert!(parse(&t).is_err());
+    }
+
+    #[test]
+    fn retaining_components_keeps_their_triggers_and_checks_chaining() {
+        // `api` chains to `internal` by a literal host: it cannot go alone.
+        let mut m = parse(BASE).unwrap();
+        let err = m.retain_components(&["api".into()]).unwrap_err().to_string();
+        assert!(err.contains("cannot use service chaining to unselected component") && err.contains("internal.spin.internal"), "{err}");
+        let mut m = parse(BASE).unwrap();
+        m.retain_components(&["internal".into()]).unwrap();
+        assert_eq!(m.components.keys().collect::<Vec<_>>(), ["internal"]);
+        assert_eq!(m.http_triggers.len(), 1);
+        assert!(matches!(&m.http_triggers[0].handler, TriggerHandler::Component(c) if c == "internal"));
+        let mut m = parse(BASE).unwrap();
+        m.retain_components(&["api".into(), "internal".into()]).unwrap();
+        assert_eq!(m.http_triggers.len(), 2);
+        // Templated hosts are not checked; the wildcard is refused; unknown ids are refused.
+        let t = BASE.replace("\"http://internal.spin.internal\", ", "\"{{ greeting }}\", ");
+        parse(&t).unwrap().retain_components(&["api".into()]).unwrap();
+        let t = BASE.replace("http://internal.spin.internal", "http://*.spin.internal");
+        let err = parse(&t).unwrap().retain_components(&["api".into(), "internal".into()]).unwrap_err().to_string();
+        assert!(err.contains("wildcard"), "{err}");
+        let err = parse(BASE).unwrap().retain_components(&["nope".into()]).unwrap_err().to_string();
+        assert_eq!(err, "Specified component \"nope\" not found in application");
     }
 }

@@ -21,7 +21,9 @@ mod error;
 mod operation;
 
 pub use error::{ErrorBody, ErrorDetails};
-pub use operation::{NoParams, Operation, ANY_OPERATION_PREFIX};
+pub use operation::{
+    is_public_path, NoParams, Operation, ANY_OPERATION_PREFIX, INTERNAL_TOKEN_HEADER, PUBLIC_OPERATION_PREFIX,
+};
 
 pub use bindings::shop::api::types;
 pub use types::{
@@ -146,6 +148,14 @@ mod tests {
         let unique: std::collections::HashSet<_> = all.iter().collect();
         assert_eq!(unique.len(), all.len(), "two operations share a path");
         assert!(all.iter().all(|p| p.starts_with(ANY_OPERATION_PREFIX)));
+    }
+
+    #[test]
+    fn only_the_catalog_reads_are_public() {
+        let public: Vec<_> = all_operation_paths().into_iter().filter(|p| is_public_path(p)).collect();
+        assert_eq!(public, catalog::ops::ALL_PATHS.to_vec());
+        assert!(!is_public_path(catalog_admin::ops::migrate.path));
+        assert!(!is_public_path("/api/catalogue/list_products"));
     }
 
     #[test]

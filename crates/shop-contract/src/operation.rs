@@ -8,6 +8,18 @@ use crate::ShopError;
 /// Every operation's route starts with this.
 pub const ANY_OPERATION_PREFIX: &str = "/api/";
 
+/// The only operations anyone may call: the catalog's reads. Every other operation is internal
+/// to the shop and needs the shared internal token in [`INTERNAL_TOKEN_HEADER`].
+pub const PUBLIC_OPERATION_PREFIX: &str = "/api/catalog/";
+
+/// The request header that carries the shop's internal token from one service to another.
+pub const INTERNAL_TOKEN_HEADER: &str = "shop-internal-token";
+
+/// Whether `path` is a public operation (callable without the internal token).
+pub fn is_public_path(path: &str) -> bool {
+    path.starts_with(PUBLIC_OPERATION_PREFIX)
+}
+
 /// The request of a WIT function without parameters: sent as `{}` (an empty body is accepted too).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

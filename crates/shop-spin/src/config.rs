@@ -16,12 +16,26 @@ pub fn optional_var(name: &str) -> Option<String> {
 
 /// Checks the `authorization: Bearer <token>` header against the secret `operator_token` variable.
 pub fn require_operator(headers_authorization: Option<&str>) -> Result<(), ShopError> {
-    let expected = var("operator_token")?;
     let given = headers_authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    require_token("operator_token", given, "A valid operator token is required")
+}
+
+/// Checks the internal token header (`shop_contract::INTERNAL_TOKEN_HEADER`) against the secret
+/// `internal_token` variable: only the shop's own services call its internal operations.
+pub fn require_internal(header: Option<&str>) -> Result<(), ShopError> {
+    require_token(
+        "internal_token",
+        header.unwrap_or(""),
+        "This operation is internal to the shop: only the shop's own services may call it",
+    )
+}
+
+fn require_token(variable: &str, given: &str, refusal: &str) -> Result<(), ShopError> {
+    let expected = var(variable)?;
     if !expected.is_empty() && constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
-        Err(ShopError::unauthorized("A valid operator token is required"))
+        Err(ShopError::unauthorized(refusal))
     }
 }
 

@@ -1,7 +1,9 @@
 //! Calling another service's operation: `POST {base}{path}` with JSON.
 //!
 //! `base` comes from the variable `<service>_url`: `http://<service>.spin.internal` for service
-//! chaining in one Spin app, or a cluster DNS name when the services are deployed apart.
+//! chaining in one Spin app, or a cluster DNS name when the services are deployed apart. Every
+//! call carries the shop's internal token: the internal operations have routable routes (split
+//! deployments reach them over the network), and the token is what keeps strangers out.
 //!
 //! Every call has timeouts of its own ([`CONNECT_TIMEOUT`], [`CALL_TIMEOUT`]), and all the calls
 //! of one request share a budget ([`REQUEST_BUDGET`]): a service that does not answer makes the
@@ -56,12 +58,14 @@ impl Upstream {
         headers: &[(&str, &str)],
     ) -> Result<Resp, ShopError> {
         let started = Instant::now();
+        let internal_token = crate::config::var("internal_token")?;
         let mut builder = Request::builder();
         builder
             .method(Method::Post)
             .uri(format!("{}{}", self.base, op.path))
             .header("content-type", "application/json")
-            .header("x-request-id", crate::serve::request_id());
+            .header("x-request-id", crate::serve::request_id())
+            .header(shop_contract::INTERNAL_TOKEN_HEADER, internal_token);
         for (k, v) in headers {
             builder.header(*k, *v);
         }

@@ -117,7 +117,8 @@ macro_rules! dispatch {
     }};
 }
 
-/// Answers one HTTP request for `service`: checks method and size, calls `route`, writes one log line.
+/// Answers one HTTP request for `service`: checks the internal token (all but the public catalog
+/// reads), method and size, calls `route`, writes one log line.
 pub async fn serve(service: &str, req: Request, route: impl AsyncFnOnce(&Call) -> Reply) -> Response {
     let started = Instant::now();
     let request_id = req
@@ -132,7 +133,13 @@ pub async fn serve(service: &str, req: Request, route: impl AsyncFnOnce(&Call) -
     let method = req.method().to_string();
     let path = req.path().to_string();
 
-    let reply = if *req.method() != Method::Post {
+    let internal = req.header(shop_contract::INTERNAL_TOKEN_HEADER).and_then(|v| v.as_str());
+    let reply = if let Err(refused) =
+        if shop_contract::is_public_path(&path) { Ok(()) } else { crate::config::require_internal(internal) }
+    {
+        // Checked first: a caller without the token learns nothing about the operations.
+        Err(refused)
+    } else if *req.method() != Method::Post {
         Err(ShopError::new(shop_contract::ErrorCode::MethodNotAllowed, "Operations are called with POST"))
     } else if req.body().len() > MAX_BODY_BYTES {
         Err(ShopError::new(

@@ -68,6 +68,7 @@ pub fn options() -> RuntimeOptions {
         cache_dir: Some(workspace_dir().join("target").join("rl-test-cache")),
         no_cache: false,
         limits: Limits { max_instances: 32, ..Limits::default() },
+        components: Vec::new(),
     }
 }
 

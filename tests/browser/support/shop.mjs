@@ -83,6 +83,7 @@ export class Shop {
       SPIN_VARIABLE_REDIS_HOST: this.redisAddr,
       SPIN_VARIABLE_REDIS_PREFIX: this.redisPrefix,
       SPIN_VARIABLE_OPERATOR_TOKEN: this.token,
+      SPIN_VARIABLE_INTERNAL_TOKEN: randomBytes(16).toString('hex'),
       RUST_LOG: process.env.RUST_LOG || 'info',
     });
     const log = fs.openSync(this.logFile, 'w');

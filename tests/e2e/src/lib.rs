@@ -34,12 +34,16 @@ static LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// One isolated shop.
 pub struct Shop {
     server: Option<Server>,
-    /// The loaded app, for in-process calls ([`Shop::call_private`]).
+    /// In a split shop, the servers of the services other than the frontend.
+    services: Vec<Server>,
+    /// The loaded app, for in-process calls ([`Shop::call_internal`]).
     pub app: App,
     pub base: String,
     pub database: String,
     pub redis_prefix: String,
     pub operator_token: String,
+    /// The shared secret the services send each other (`shop-internal-token`).
+    pub internal_token: String,
     /// Where this shop's PostgreSQL and Redis are (`host:port`).
     pub pg_addr: String,
     pub redis_addr: String,
@@ -59,7 +63,14 @@ pub struct ShopOptions {
     /// Called with the loaded app before it serves (e.g. to attach `upstream::FaultyService`s,
     /// which the migrations may already go through).
     pub on_load: Option<std::sync::Arc<dyn Fn(&App) + Send + Sync>>,
+    /// Deploy the services apart, like runtime-k8s/overlays/split: one app per component
+    /// (selective deployment), each on its own port, reaching the others over HTTP through the
+    /// `<service>_url` variables. [`Shop::app`] is then the frontend's.
+    pub split: bool,
 }
+
+/// The services other than the frontend, each reached at the variable `<id>_url`.
+pub const SERVICES: [&str; 6] = ["products", "carts", "checkout", "payment", "shipping", "email"];
 
 impl Shop {
     /// Starts a shop with a fresh database and key prefix, and applies the migrations.
@@ -74,12 +85,13 @@ impl Shop {
 
     /// As [`Shop::start`], with other stores, variables or limits.
     pub async fn start_with_options(opts: ShopOptions) -> Result<Shop> {
-        let ShopOptions { pg_addr: pg, redis_addr: redis, overrides, limits, on_load } = opts;
+        let ShopOptions { pg_addr: pg, redis_addr: redis, overrides, limits, on_load, split } = opts;
         let (pg, redis) = (pg.unwrap_or_else(pg_addr), redis.unwrap_or_else(redis_addr));
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         let database = format!("shop_e2e_{id}");
         let redis_prefix = format!("e2e:{id}:");
         let operator_token = uuid::Uuid::new_v4().simple().to_string();
+        let internal_token = uuid::Uuid::new_v4().simple().to_string();
         admin_sql_at(&pg, &format!("CREATE DATABASE {database}")).await?;
 
         let mut variables: HashMap<String, String> = [
@@ -89,22 +101,37 @@ impl Shop {
             ("redis_host", redis.clone()),
             ("redis_prefix", redis_prefix.clone()),
             ("operator_token", operator_token.clone()),
+            ("internal_token", internal_token.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        // Split: the ports are chosen first, since the variables name them.
+        let ports = if split { free_ports(SERVICES.len())? } else { Vec::new() };
+        for (service, port) in SERVICES.iter().zip(&ports) {
+            variables.insert(format!("{service}_url"), format!("http://127.0.0.1:{port}"));
+        }
         variables.extend(overrides);
 
-        let options = RuntimeOptions {
-            variables,
-            env_variables: false,
-            limits: limits.unwrap_or_default(),
-            ..RuntimeOptions::default()
+        let load = |components: Vec<String>| {
+            let options = RuntimeOptions {
+                variables: variables.clone(),
+                env_variables: false,
+                limits: limits.clone().unwrap_or_default(),
+                components,
+                ..RuntimeOptions::default()
+            };
+            async move {
+                let _guard = LOAD.lock().await;
+                App::load(repo_root().join("spin.toml"), options).await.context("loading spin.toml")
+            }
         };
-        let app = {
-            let _guard = LOAD.lock().await;
-            App::load(repo_root().join("spin.toml"), options).await.context("loading spin.toml")?
-        };
+        let mut services = Vec::new();
+        for (service, port) in SERVICES.iter().zip(&ports) {
+            let app = load(vec![service.to_string()]).await?;
+            services.push(app.serve(([127, 0, 0, 1], *port).into()).await?);
+        }
+        let app = load(if split { vec!["frontend".into()] } else { Vec::new() }).await?;
         if let Some(on_load) = on_load {
             on_load(&app);
         }
@@ -112,11 +139,13 @@ impl Shop {
         let base = format!("http://{}", server.addr());
         let shop = Shop {
             server: Some(server),
+            services,
             app,
             base,
             database,
             redis_prefix,
             operator_token,
+            internal_token,
             pg_addr: pg,
             redis_addr: redis,
         };
@@ -128,6 +157,12 @@ impl Shop {
     /// A new shopper.
     pub fn browser(&self) -> browser::Browser {
         browser::Browser::new(&self.base)
+    }
+
+    /// In a split shop, where `service` (one of [`SERVICES`]) answers on its own.
+    pub fn service_url(&self, service: &str) -> Option<String> {
+        let i = SERVICES.iter().position(|s| *s == service)?;
+        self.services.get(i).map(|s| s.url())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -145,9 +180,10 @@ impl Shop {
         Ok(client.get_multiplexed_async_connection().await?)
     }
 
-    /// Calls a component in-process the way service chaining does (private ones included):
-    /// `POST <path>` with `body`, plus `headers`. Returns status, headers and body.
-    pub async fn call_private(
+    /// Calls a component in-process the way another service does over service chaining: `method
+    /// <path>` with `body`, `headers` and the internal token (unless `headers` carry one of their
+    /// own). Returns status, headers and body.
+    pub async fn call_internal(
         &self,
         component: &str,
         method: &str,
@@ -156,6 +192,9 @@ impl Shop {
         body: impl Into<Vec<u8>>,
     ) -> Result<http::Response<bytes::Bytes>> {
         let mut req = http::Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(shop_contract::INTERNAL_TOKEN_HEADER)) {
+            req = req.header(shop_contract::INTERNAL_TOKEN_HEADER, &self.internal_token);
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -168,6 +207,9 @@ impl Shop {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }
+        for server in self.services.drain(..) {
+            server.shutdown().await;
+        }
     }
 }
 
@@ -177,10 +219,12 @@ impl Drop for Shop {
         let (database, prefix) = (self.database.clone(), self.redis_prefix.clone());
         let (pg, redis) = (self.pg_addr.clone(), self.redis_addr.clone());
         let server = self.server.take();
+        let services = std::mem::take(&mut self.services);
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async move {
                 drop(server);
+                drop(services);
                 let sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
                 let drop_db = admin_sql_at(&pg, &sql);
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drop_db).await;
@@ -190,6 +234,13 @@ impl Drop for Shop {
         })
         .join();
     }
+}
+
+/// `n` distinct loopback ports that were free a moment ago (bound together, then released).
+fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 #[allow(dead_code)]

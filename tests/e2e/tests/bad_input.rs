@@ -6,8 +6,8 @@
 //! and PostgreSQL rows compared before and after).
 //!
 //! Public JSON (products' `/api/catalog/*`, the frontend's operator API `/admin/*`) is sent over
-//! the socket; the private services' JSON APIs are called the way service chaining calls them
-//! (`App::handle_chained`), since nothing else can reach them.
+//! the socket; the internal operations are called the way service chaining calls them
+//! (`App::handle_chained`, with the internal token), as the other services do.
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Value};
 use shop_e2e::rawhttp;
@@ -174,8 +174,8 @@ fn assert_client_error(what: &str, status: u16, content_type: Option<&str>, body
     Ok(v)
 }
 
-async fn private(shop: &Shop, component: &str, path: &str, body: Vec<u8>) -> Result<(u16, Option<String>, Vec<u8>)> {
-    let resp = shop.call_private(component, "POST", path, &[("content-type", "application/json")], body).await?;
+async fn internal(shop: &Shop, component: &str, path: &str, body: Vec<u8>) -> Result<(u16, Option<String>, Vec<u8>)> {
+    let resp = shop.call_internal(component, "POST", path, &[("content-type", "application/json")], body).await?;
     let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
     Ok((resp.status().as_u16(), ct, resp.body().to_vec()))
 }
@@ -194,7 +194,7 @@ async fn every_json_operation_refuses_bad_input_and_changes_nothing() -> Result<
         cases.extend(mutations(&valid).into_iter().map(|(n, v)| (n, v.to_string().into_bytes())));
         for (name, body) in cases {
             let what = format!("{component} {path}: {name}");
-            let (status, ct, answer) = private(&shop, component, path, body).await?;
+            let (status, ct, answer) = internal(&shop, component, path, body).await?;
             ensure!(status < 500, "{what}: answered {status}: {}", String::from_utf8_lossy(&answer));
             let after = snap.snapshot().await?;
             if (200..300).contains(&status) {
@@ -260,7 +260,7 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
     ];
     for (component, path, body, expected) in cases {
         let what = format!("{component} {path} {}", short(&body));
-        let (status, ct, answer) = private(&shop, component, path, body.to_string().into_bytes()).await?;
+        let (status, ct, answer) = internal(&shop, component, path, body.to_string().into_bytes()).await?;
         ensure!(status == expected, "{what}: expected {expected}, got {status}: {}", String::from_utf8_lossy(&answer));
         let v = assert_client_error(&what, status, ct.as_deref(), &answer)?;
         if expected == 400 && path != "/api/catalog/get_product" {
@@ -268,14 +268,14 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
         }
     }
     // Wrong method, unknown operation, body over the documented 256 KiB limit.
-    let get = shop.call_private("carts", "GET", "/api/carts/get_cart", &[], Vec::new()).await?;
+    let get = shop.call_internal("carts", "GET", "/api/carts/get_cart", &[], Vec::new()).await?;
     assert_eq!(get.status(), 405);
     assert_eq!(get.headers()["allow"], "POST");
-    let (status, ct, answer) = private(&shop, "carts", "/api/carts/steal_cart", b"{}".to_vec()).await?;
+    let (status, ct, answer) = internal(&shop, "carts", "/api/carts/steal_cart", b"{}".to_vec()).await?;
     assert_eq!(status, 404);
     assert_client_error("unknown operation", status, ct.as_deref(), &answer)?;
     let big = format!("{{\"session\": \"{}\"}}", "a".repeat(300 * 1024));
-    let (status, ct, answer) = private(&shop, "carts", "/api/carts/get_cart", big.into_bytes()).await?;
+    let (status, ct, answer) = internal(&shop, "carts", "/api/carts/get_cart", big.into_bytes()).await?;
     assert_eq!(status, 413, "over 256 KiB");
     assert_client_error("256 KiB", status, ct.as_deref(), &answer)?;
 

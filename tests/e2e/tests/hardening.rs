@@ -1,5 +1,5 @@
 //! Hardening: CSRF on every POST, cookie flags, security headers on every kind of answer, the
-//! operator API's token, no secrets in the repository.
+//! operator API's token, the internal operations' token, no secrets in the repository.
 //!
 //! runtime-local's own limits are tested in `runtime-local/tests/http.rs`: `memory_limit`
 //! (per-instance memory: a guest allocating past it fails its request), `execution_deadline`
@@ -228,7 +228,7 @@ async fn operator_api_without_the_right_token_is_401_and_changes_nothing() -> Re
             ("products", "/api/catalog_admin/update_product", update.to_string()),
         ] {
             let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
-            let r = shop.call_private(component, "POST", path, &headers, body).await?;
+            let r = shop.call_internal(component, "POST", path, &headers, body).await?;
             ensure!(r.status() == 401, "{path} with {auth:?}: {}", r.status());
         }
     }
@@ -243,6 +243,58 @@ async fn operator_api_without_the_right_token_is_401_and_changes_nothing() -> Re
 /// dependency that never answers still gives the shopper a 503 page, from the services' own call
 /// timeouts (`shop_spin::rpc::CALL_TIMEOUT`, 10 s), before the deadline ends the request with an
 /// empty 500.
+/// The internal operations have routable routes (a split deployment reaches them over the
+/// network), so the token is what keeps strangers out: every one of them, whatever the method,
+/// answers 401 without it or with a wrong one and changes nothing; with it, it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_operations_over_the_network_need_the_internal_token() -> Result<()> {
+    let shop = Shop::start().await?;
+    let mut b = shop.browser();
+    add(&mut b, MUG, 2).await?;
+    let session = b.session().context("sid")?;
+    let before = snapshot(&shop).await?;
+    let client = reqwest::Client::new();
+    let internal: Vec<&str> =
+        shop_contract::all_operation_paths().into_iter().filter(|p| !shop_contract::is_public_path(p)).collect();
+    ensure!(internal.len() >= 15, "the internal operations: {internal:?}");
+    let body = serde_json::json!({"session": session}).to_string();
+    for path in internal {
+        for token in [None, Some(""), Some("wrong"), Some(&shop.operator_token[..])] {
+            for method in [reqwest::Method::POST, reqwest::Method::GET] {
+                let mut req = client.request(method.clone(), shop.url(path)).body(body.clone());
+                if let Some(t) = token {
+                    req = req.header(shop_contract::INTERNAL_TOKEN_HEADER, t);
+                }
+                let r = req.bearer_auth(&shop.operator_token).send().await?;
+                let status = r.status().as_u16();
+                let answer: serde_json::Value = r.json().await.unwrap_or_default();
+                ensure!(
+                    status == 401 && answer["error"]["code"] == "unauthorized"
+                        && answer["error"]["message"].as_str().is_some_and(|m| m.contains("internal")),
+                    "{method} {path} with token {token:?}: {status} {answer}"
+                );
+            }
+        }
+    }
+    let diff = before.diff(&snapshot(&shop).await?);
+    ensure!(diff.is_empty(), "refused internal calls changed the stores:\n{diff}");
+
+    // The same route answers the shop's own services, over the network too.
+    let r = client
+        .post(shop.url("/api/carts/get_cart"))
+        .header(shop_contract::INTERNAL_TOKEN_HEADER, &shop.internal_token)
+        .body(body)
+        .send()
+        .await?;
+    ensure!(r.status() == 200, "get_cart with the token: {}", r.status());
+    let cart: serde_json::Value = r.json().await?;
+    ensure!(cart["lines"][0]["quantity"] == 2, "the shopper's cart: {cart}");
+    // The catalog reads stay public.
+    let r = client.post(shop.url("/api/catalog/list_categories")).body("{}").send().await?;
+    ensure!(r.status() == 200, "list_categories without a token: {}", r.status());
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_dependency_answers_503_before_the_execution_deadline() -> Result<()> {
     let payment = FaultyService::start("payment").await?;

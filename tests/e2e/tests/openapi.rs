@@ -108,8 +108,15 @@ where
     Resp: DeserializeOwned + Serialize,
 {
     check::<Req, Resp>(doc, op.path, "post", errors);
-    if operation(doc, op.path, "post").is_some_and(|o| o["x-private"] != true && !op.path.starts_with("/api/catalog/")) {
-        errors.push(format!("{}: a private operation must say `x-private: true`", op.path));
+    if let Some(o) = operation(doc, op.path, "post") {
+        let internal = !shop_contract::is_public_path(op.path);
+        if (o["x-internal"] == true) != internal {
+            errors.push(format!("{}: `x-internal: true` must be there exactly when the operation is internal", op.path));
+        }
+        let needs_token = o["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("internalToken").is_some()));
+        if needs_token != internal {
+            errors.push(format!("{}: the internalToken requirement must be there exactly when the operation is internal", op.path));
+        }
     }
 }
 
