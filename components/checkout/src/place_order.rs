@@ -17,8 +17,8 @@
 //! 6. Record the transaction (`paid`) and ship with the order id as idempotency key. Shipping
 //!    fails → refund, order `failed`, 503 (carrier unreachable) or 422 (refused). If the refund
 //!    fails too, the order stays `paid` (a charge always has its order) and a repeat resumes at 6.
-//! 7. Record the tracking id (`completed`), empty the cart, send the confirmation. These last
-//!    two only log their failures: the order is placed (`email_sent` tells, and a repeat of the
+//! 7. Record the tracking id (`completed`), then empty the cart and send the confirmation, both
+//!    at once. These last two only log their failures: the order is placed (`email_sent` tells, and a repeat of the
 //!    attempt retries the email).
 //!
 //! A status change that finds the order already moved on (a concurrent request for the same
@@ -143,12 +143,9 @@ impl PlaceOrder {
             created_at: String::new(),
             email_sent: false,
         };
-        if self
-            .store
-            .insert_pending(&order, self.checkout.attempt.as_str())?
-        {
+        if let Some(created_at) = self.store.insert_pending(&order, self.checkout.attempt.as_str())? {
             log("info", "order created", &order, []);
-            return self.reload(&order.order_id);
+            return Ok(Order { created_at, ..order });
         }
         // A concurrent request for the same attempt saved its order first: go on with that one.
         self.existing_order()?.ok_or_else(|| {
@@ -262,16 +259,22 @@ impl PlaceOrder {
         if resume_from(domain_status(order.status)) == Resume::Charge {
             order = self.charge(order).await?;
         }
+        let mut shipped_now = false;
         if resume_from(domain_status(order.status)) == Resume::Ship {
             order = self.ship(order).await?;
-            if order.status == OrderStatus::Completed {
+            shipped_now = order.status == OrderStatus::Completed;
+        }
+        let email_due = order.status == OrderStatus::Completed && !order.email_sent;
+        // Emptying the cart and the confirmation are independent: both at once.
+        Ok(match (shipped_now, email_due) {
+            (true, true) => futures::join!(self.empty_cart(), self.send_confirmation(order)).1,
+            (true, false) => {
                 self.empty_cart().await;
+                order
             }
-        }
-        if order.status == OrderStatus::Completed && !order.email_sent {
-            order = self.send_confirmation(order).await;
-        }
-        Ok(order)
+            (false, true) => self.send_confirmation(order).await,
+            (false, false) => order,
+        })
     }
 
     /// Step 5: charge the total, once per order.

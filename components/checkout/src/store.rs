@@ -12,11 +12,21 @@ const MIGRATIONS: &[Migration] = &[Migration {
     sql: include_str!("../migrations/0001_orders.sql"),
 }];
 
-/// The columns of an order, `created_at` as RFC 3339 text (Spin cannot read `timestamptz`).
-const ORDER_COLUMNS: &str = r#"order_id, session, status, email, ship_name, ship_street, ship_city,
+/// `created_at` as RFC 3339 text (Spin cannot read `timestamptz`).
+macro_rules! created_at_text {
+    () => {
+        r#"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"#
+    };
+}
+
+/// The columns of an order.
+const ORDER_COLUMNS: &str = concat!(
+    r#"order_id, session, status, email, ship_name, ship_street, ship_city,
     ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor,
-    transaction_id, tracking_id, failure, email_sent,
-    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at"#;
+    transaction_id, tracking_id, failure, email_sent, "#,
+    created_at_text!(),
+    " AS created_at"
+);
 
 /// Most orders `list` returns.
 pub const LIST_LIMIT: i64 = 50;
@@ -68,19 +78,27 @@ impl Store {
         self.orders(&sql, &[P::Str(session.into()), P::Int64(LIST_LIMIT)])
     }
 
-    /// Saves a new `pending` order and its lines in one statement (so atomically). Returns false,
-    /// saving nothing, when the checkout attempt already has an order.
-    pub fn insert_pending(&self, order: &Order, attempt_id: &str) -> Result<bool, ShopError> {
-        let sql = "WITH new_order AS ( \
+    /// Saves a new `pending` order and its lines in one statement (so atomically), and returns
+    /// its `created_at`. Returns `None`, saving nothing, when the checkout attempt already has an
+    /// order.
+    pub fn insert_pending(&self, order: &Order, attempt_id: &str) -> Result<Option<String>, ShopError> {
+        // Both inserts run whether or not the final SELECT reads them (data-modifying CTEs).
+        let sql = concat!(
+            "WITH new_order AS ( \
                 INSERT INTO orders (order_id, session, attempt_id, status, email, ship_name, ship_street, \
                     ship_city, ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor) \
                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                 ON CONFLICT (session, attempt_id) DO NOTHING \
-                RETURNING order_id) \
-            INSERT INTO order_lines (order_id, line_no, sku, name, image, unit_price_minor, quantity, line_total_minor) \
-            SELECT new_order.order_id, l.line_no, l.sku, l.name, l.image, l.unit_price_minor, l.quantity, l.line_total_minor \
-            FROM new_order, unnest($14::int4[], $15::text[], $16::text[], $17::text[], $18::int8[], $19::int4[], $20::int8[]) \
-                AS l(line_no, sku, name, image, unit_price_minor, quantity, line_total_minor)";
+                RETURNING order_id, created_at), \
+            new_lines AS ( \
+                INSERT INTO order_lines (order_id, line_no, sku, name, image, unit_price_minor, quantity, line_total_minor) \
+                SELECT new_order.order_id, l.line_no, l.sku, l.name, l.image, l.unit_price_minor, l.quantity, l.line_total_minor \
+                FROM new_order, unnest($14::int4[], $15::text[], $16::text[], $17::text[], $18::int8[], $19::int4[], $20::int8[]) \
+                    AS l(line_no, sku, name, image, unit_price_minor, quantity, line_total_minor)) \
+            SELECT ",
+            created_at_text!(),
+            " AS created_at FROM new_order"
+        );
         let lines = &order.lines;
         let strs = |f: fn(&OrderLine) -> &String| {
             P::ArrayStr(lines.iter().map(|l| Some(f(l).clone())).collect())
@@ -118,12 +136,10 @@ impl Store {
             P::ArrayInt32(quantities),
             P::ArrayInt64(lines.iter().map(|l| Some(l.line_total.minor)).collect()),
         ];
-        // Every order has lines, so zero rows means the attempt's order already existed.
-        Ok(self
-            .conn
-            .execute(sql, &params)
-            .map_err(|e| pg_error("insert order", e))?
-            > 0)
+        // No row: the attempt's order already existed.
+        let rows = self.conn.query(sql, &params).map_err(|e| pg_error("insert order", e))?;
+        let created_at = rows.rows().next().map(|row| column::<String>(&row, "created_at")).transpose();
+        created_at
     }
 
     /// pending → paid, recording the charge.
