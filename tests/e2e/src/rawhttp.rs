@@ -60,11 +60,16 @@ pub async fn request(base: &str, method: &str, target: &[u8], headers: &[(&str, 
 pub async fn send_bytes(host: &str, bytes: &[u8]) -> Result<RawResponse> {
     let work = async {
         let mut stream = tokio::net::TcpStream::connect(host).await.with_context(|| format!("connecting to {host}"))?;
-        stream.write_all(bytes).await?;
+        // The server may answer and close before it read everything (e.g. 413 before the body):
+        // a failed write is reported only if no answer arrived.
+        let written = stream.write_all(bytes).await;
         let mut raw = Vec::new();
-        // The server may close early (e.g. 413 before the body was read): keep what arrived.
         let _ = stream.read_to_end(&mut raw).await;
-        parse(&raw)
+        match (parse(&raw), written) {
+            (Ok(response), _) => Ok(response),
+            (Err(_), Err(e)) => Err(anyhow::Error::new(e).context("writing the request")),
+            (Err(e), Ok(())) => Err(e),
+        }
     };
     tokio::time::timeout(Duration::from_secs(60), work).await.context("no answer within 60 s")?
 }

@@ -353,8 +353,11 @@ async fn public_json_apis_refuse_bad_input_over_http() -> Result<()> {
     }
     println!("{refused} refused, {accepted} accepted");
     // Beyond the runtime's request body limit (1 MiB), the runtime answers 413 itself.
-    let huge = client.post(shop.url("/api/catalog/get_product")).body(vec![b' '; 2 << 20]).send().await?;
-    assert_eq!(huge.status(), 413);
+    // (Raw: the runtime answers before reading the body and closes, which a pooled client
+    // can see as a broken pipe instead of the answer.)
+    let json = [("content-type", b"application/json".as_slice())];
+    let huge = rawhttp::request(&shop.base, "POST", b"/api/catalog/get_product", &json, &vec![b' '; (1 << 20) + 1]).await?;
+    assert_eq!(huge.status, 413);
     let get = client.get(shop.url("/api/catalog/list_categories")).send().await?;
     assert_eq!(get.status(), 405);
     let diff = before.diff(&snapshot(&shop).await?);
