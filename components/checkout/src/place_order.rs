@@ -18,8 +18,8 @@
 //!    fails → refund, order `failed`, 503 (carrier unreachable) or 422 (refused). If the refund
 //!    fails too, the order stays `paid` (a charge always has its order) and a repeat resumes at 6.
 //! 7. Record the tracking id (`completed`), then empty the cart and send the confirmation, both
-//!    at once. These last two only log their failures: the order is placed (`email_sent` tells, and a repeat of the
-//!    attempt retries the email).
+//!    at once. These last two only log their failures: the order is placed (`email_sent` tells,
+//!    and a repeat of the attempt retries the email).
 //!
 //! A status change that finds the order already moved on (a concurrent request for the same
 //! attempt) answers with the order as stored.
@@ -266,15 +266,19 @@ impl PlaceOrder {
         }
         let email_due = order.status == OrderStatus::Completed && !order.email_sent;
         // Emptying the cart and the confirmation are independent: both at once.
-        Ok(match (shipped_now, email_due) {
-            (true, true) => futures::join!(self.empty_cart(), self.send_confirmation(order)).1,
-            (true, false) => {
+        let empty_cart = async {
+            if shipped_now {
                 self.empty_cart().await;
+            }
+        };
+        let confirmation = async {
+            if email_due {
+                self.send_confirmation(order).await
+            } else {
                 order
             }
-            (false, true) => self.send_confirmation(order).await,
-            (false, false) => order,
-        })
+        };
+        Ok(futures::join!(empty_cart, confirmation).1)
     }
 
     /// Step 5: charge the total, once per order.

@@ -138,8 +138,8 @@ impl Store {
         ];
         // No row: the attempt's order already existed.
         let rows = self.conn.query(sql, &params).map_err(|e| pg_error("insert order", e))?;
-        let created_at = rows.rows().next().map(|row| column::<String>(&row, "created_at")).transpose();
-        created_at
+        let first_row = rows.rows().next();
+        first_row.map(|row| column(&row, "created_at")).transpose()
     }
 
     /// pending → paid, recording the charge.

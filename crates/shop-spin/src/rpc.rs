@@ -32,13 +32,16 @@ pub const REQUEST_BUDGET: Duration = Duration::from_secs(20);
 pub struct Upstream {
     name: &'static str,
     base: String,
+    /// The shop's internal token, sent on every call.
+    internal_token: String,
 }
 
 impl Upstream {
     /// The service whose base URL is in the variable `<name>_url`.
     pub fn from_config(name: &'static str) -> Result<Self, ShopError> {
         let base = crate::config::var(&format!("{name}_url"))?;
-        Ok(Upstream { name, base: base.trim_end_matches('/').to_string() })
+        let internal_token = crate::config::var("internal_token")?;
+        Ok(Upstream { name, base: base.trim_end_matches('/').to_string(), internal_token })
     }
 
     /// Calls `op` with `req`.
@@ -58,14 +61,13 @@ impl Upstream {
         headers: &[(&str, &str)],
     ) -> Result<Resp, ShopError> {
         let started = Instant::now();
-        let internal_token = crate::config::var("internal_token")?;
         let mut builder = Request::builder();
         builder
             .method(Method::Post)
             .uri(format!("{}{}", self.base, op.path))
             .header("content-type", "application/json")
             .header("x-request-id", crate::serve::request_id())
-            .header(shop_contract::INTERNAL_TOKEN_HEADER, internal_token);
+            .header(shop_contract::INTERNAL_TOKEN_HEADER, &self.internal_token);
         for (k, v) in headers {
             builder.header(*k, *v);
         }

@@ -117,8 +117,26 @@ macro_rules! dispatch {
     }};
 }
 
-/// Answers one HTTP request for `service`: checks the internal token (all but the public catalog
-/// reads), method and size, calls `route`, writes one log line.
+/// What every operation checks before it runs: the internal token (all but the public catalog
+/// reads; first, so a caller without it learns nothing about the operations), the method and
+/// the body size.
+fn admit(req: &Request) -> Result<(), ShopError> {
+    if !shop_contract::is_public_path(req.path()) {
+        crate::config::require_internal(req.header(shop_contract::INTERNAL_TOKEN_HEADER).and_then(|v| v.as_str()))?;
+    }
+    if *req.method() != Method::Post {
+        return Err(ShopError::new(shop_contract::ErrorCode::MethodNotAllowed, "Operations are called with POST"));
+    }
+    if req.body().len() > MAX_BODY_BYTES {
+        return Err(ShopError::new(
+            shop_contract::ErrorCode::PayloadTooLarge,
+            format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Answers one HTTP request for `service`: checks it ([`admit`]), calls `route`, writes one log line.
 pub async fn serve(service: &str, req: Request, route: impl AsyncFnOnce(&Call) -> Reply) -> Response {
     let started = Instant::now();
     let request_id = req
@@ -133,21 +151,9 @@ pub async fn serve(service: &str, req: Request, route: impl AsyncFnOnce(&Call) -
     let method = req.method().to_string();
     let path = req.path().to_string();
 
-    let internal = req.header(shop_contract::INTERNAL_TOKEN_HEADER).and_then(|v| v.as_str());
-    let reply = if let Err(refused) =
-        if shop_contract::is_public_path(&path) { Ok(()) } else { crate::config::require_internal(internal) }
-    {
-        // Checked first: a caller without the token learns nothing about the operations.
-        Err(refused)
-    } else if *req.method() != Method::Post {
-        Err(ShopError::new(shop_contract::ErrorCode::MethodNotAllowed, "Operations are called with POST"))
-    } else if req.body().len() > MAX_BODY_BYTES {
-        Err(ShopError::new(
-            shop_contract::ErrorCode::PayloadTooLarge,
-            format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
-        ))
-    } else {
-        route(&Call { req }).await
+    let reply = match admit(&req) {
+        Ok(()) => route(&Call { req }).await,
+        Err(refused) => Err(refused),
     };
 
     let (status, body) = match &reply {

@@ -181,8 +181,7 @@ impl Shop {
     }
 
     /// Calls a component in-process the way another service does over service chaining: `method
-    /// <path>` with `body`, `headers` and the internal token (unless `headers` carry one of their
-    /// own). Returns status, headers and body.
+    /// <path>` with `body`, `headers` and the internal token. Returns status, headers and body.
     pub async fn call_internal(
         &self,
         component: &str,
@@ -191,10 +190,10 @@ impl Shop {
         headers: &[(&str, &str)],
         body: impl Into<Vec<u8>>,
     ) -> Result<http::Response<bytes::Bytes>> {
-        let mut req = http::Request::builder().method(method).uri(path);
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(shop_contract::INTERNAL_TOKEN_HEADER)) {
-            req = req.header(shop_contract::INTERNAL_TOKEN_HEADER, &self.internal_token);
-        }
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(shop_contract::INTERNAL_TOKEN_HEADER, &self.internal_token);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
