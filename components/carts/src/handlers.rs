@@ -34,13 +34,7 @@ pub async fn get_cart(req: CartRef) -> Result<Cart, ShopError> {
 /// two simultaneous adds of different new products to a full cart can both pass that check, so
 /// one session's racing requests may exceed [`MAX_LINES`] by a line or two. Reads tolerate that.
 pub async fn add_item(req: AddItemRequest) -> Result<Cart, ShopError> {
-    let mut errors = ErrorCollector::new();
-    let session = errors.check("session", SessionId::parse(&req.session));
-    let sku = errors.check("sku", Sku::parse(&req.sku));
-    let quantity = errors.check("quantity", Quantity::new(req.quantity));
-    let (Some(session), Some(sku), Some(quantity)) = (session, sku, quantity) else {
-        return Err(invalid(errors));
-    };
+    let (session, sku, quantity) = parse_line(&req.session, &req.sku, req.quantity)?;
     ensure_in_catalog(&sku).await?;
 
     let store = CartStore::open(&session)?;
@@ -89,13 +83,7 @@ pub async fn add_item(req: AddItemRequest) -> Result<Cart, ShopError> {
 /// `HEXISTS` then `HSET` is not atomic: a line removed in between comes back. Both requests
 /// come from the same shopper, and the cart then shows the line, so nothing is hidden.
 pub async fn set_quantity(req: SetQuantityRequest) -> Result<Cart, ShopError> {
-    let mut errors = ErrorCollector::new();
-    let session = errors.check("session", SessionId::parse(&req.session));
-    let sku = errors.check("sku", Sku::parse(&req.sku));
-    let quantity = errors.check("quantity", Quantity::new(req.quantity));
-    let (Some(session), Some(sku), Some(quantity)) = (session, sku, quantity) else {
-        return Err(invalid(errors));
-    };
+    let (session, sku, quantity) = parse_line(&req.session, &req.sku, req.quantity)?;
     let store = CartStore::open(&session)?;
     if !store.has_line(&sku)? {
         return Err(ShopError::not_found(format!(
@@ -169,6 +157,18 @@ fn parse_session(raw: &str) -> Result<SessionId, ShopError> {
     errors
         .check("session", SessionId::parse(raw))
         .ok_or_else(|| invalid(errors))
+}
+
+/// The session, SKU and quantity of a request about one line, every problem at once.
+fn parse_line(session: &str, sku: &str, quantity: u32) -> Result<(SessionId, Sku, Quantity), ShopError> {
+    let mut errors = ErrorCollector::new();
+    let session = errors.check("session", SessionId::parse(session));
+    let sku = errors.check("sku", Sku::parse(sku));
+    let quantity = errors.check("quantity", Quantity::new(quantity));
+    match (session, sku, quantity) {
+        (Some(session), Some(sku), Some(quantity)) => Ok((session, sku, quantity)),
+        _ => Err(invalid(errors)),
+    }
 }
 
 fn invalid(errors: ErrorCollector) -> ShopError {

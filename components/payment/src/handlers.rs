@@ -165,13 +165,7 @@ fn validate_charge(req: &ChargeRequest) -> Result<ValidCharge, ShopError> {
         &c.cvv,
         shop_spin::wire::this_month(),
     )
-    .map_err(|card_errors| {
-        errors.extend(
-            card_errors
-                .into_iter()
-                .map(|e| FieldError::new(format!("card.{}", e.field), e.message)),
-        )
-    })
+    .map_err(|card_errors| errors.extend(shop_spin::wire::prefixed("card.", card_errors)))
     .ok();
     match (key, amount, card) {
         (Some(key), Some(amount), Some(card)) => Ok(ValidCharge { key, amount, card }),

@@ -12,7 +12,7 @@ use anyhow::{ensure, Context, Result};
 use serde_json::{json, Value};
 use shop_e2e::rawhttp;
 use shop_e2e::reliability::{add, checkout_attempt, checkout_fields, GOOD_CARD, MUG};
-use shop_e2e::stores::{snapshot, Snapshotter};
+use shop_e2e::stores::{snapshot, Snapshot, Snapshotter};
 use shop_e2e::Shop;
 
 const SESSION: &str = "0123456789abcdef0123456789abcdef";
@@ -180,14 +180,43 @@ async fn internal(shop: &Shop, component: &str, path: &str, body: Vec<u8>) -> Re
     Ok((resp.status().as_u16(), ct, resp.body().to_vec()))
 }
 
+/// The answers to a run of bad requests: never a 5xx; an accepted one (2xx) was still valid and
+/// its effect is legitimate; every refusal is a 4xx envelope that changed no store.
+struct Tally {
+    refused: usize,
+    accepted: usize,
+    /// The stores after the previous request.
+    before: Snapshot,
+}
+
+impl Tally {
+    fn new(before: Snapshot) -> Self {
+        Tally { refused: 0, accepted: 0, before }
+    }
+
+    /// Judges one answer, given the stores right after it.
+    fn record(&mut self, what: &str, status: u16, ct: Option<&str>, answer: &[u8], after: Snapshot) -> Result<()> {
+        ensure!(status < 500, "{what}: answered {status}: {}", String::from_utf8_lossy(answer));
+        if (200..300).contains(&status) {
+            self.accepted += 1;
+        } else {
+            assert_client_error(what, status, ct, answer)?;
+            let diff = self.before.diff(&after);
+            ensure!(diff.is_empty(), "{what}: refused with {status}, but the stores changed:\n{diff}");
+            self.refused += 1;
+        }
+        self.before = after;
+        Ok(())
+    }
+}
+
 /// Every operation of every service, given malformed bodies and every single-field mutation of
 /// a valid request: never a 5xx; every refusal is a 4xx envelope that changed nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_json_operation_refuses_bad_input_and_changes_nothing() -> Result<()> {
     let shop = Shop::start().await?;
     let mut snap = Snapshotter::new(&shop).await?;
-    let mut before = snap.snapshot().await?;
-    let (mut refused, mut accepted) = (0, 0);
+    let mut tally = Tally::new(snap.snapshot().await?);
     for (component, path, valid) in valid_requests() {
         let mut cases: Vec<(String, Vec<u8>)> =
             malformed_bodies().into_iter().map(|(n, b)| (n.to_string(), b)).collect();
@@ -195,20 +224,11 @@ async fn every_json_operation_refuses_bad_input_and_changes_nothing() -> Result<
         for (name, body) in cases {
             let what = format!("{component} {path}: {name}");
             let (status, ct, answer) = internal(&shop, component, path, body).await?;
-            ensure!(status < 500, "{what}: answered {status}: {}", String::from_utf8_lossy(&answer));
-            let after = snap.snapshot().await?;
-            if (200..300).contains(&status) {
-                // Still a valid request (e.g. an SQL payload as a search text): its effect is legitimate.
-                accepted += 1;
-            } else {
-                assert_client_error(&what, status, ct.as_deref(), &answer)?;
-                let diff = before.diff(&after);
-                ensure!(diff.is_empty(), "{what}: refused with {status}, but the stores changed:\n{diff}");
-                refused += 1;
-            }
-            before = after;
+            // Accepted: still a valid request (e.g. an SQL payload as a search text).
+            tally.record(&what, status, ct.as_deref(), &answer, snap.snapshot().await?)?;
         }
     }
+    let Tally { refused, accepted, .. } = tally;
     println!("{refused} refused, {accepted} accepted");
     ensure!(refused > 1000 && refused > accepted * 5, "most mutations must be refused: {refused} refused, {accepted} accepted");
     Ok(())
@@ -292,7 +312,7 @@ async fn public_json_apis_refuse_bad_input_over_http() -> Result<()> {
     // did not read (413), and a pooled client could race that close on its next request.
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     let mut snap = Snapshotter::new(&shop).await?;
-    let mut before = snap.snapshot().await?;
+    let mut tally = Tally::new(snap.snapshot().await?);
     let post = |path: &str, body: Vec<u8>, token: Option<&str>, method: reqwest::Method| {
         let mut r = client.request(method, shop.url(path)).header("content-type", "application/json").body(body);
         if let Some(t) = token {
@@ -331,27 +351,16 @@ async fn public_json_apis_refuse_bad_input_over_http() -> Result<()> {
     requests.push(("wrong token".into(), reqwest::Method::POST, "/admin/products".into(), product.to_string().into_bytes(), Some("wrong")));
     requests.push(("over 256 KiB".into(), reqwest::Method::POST, "/api/catalog/get_product".into(), vec![b' '; 300 * 1024], None));
 
-    let (mut refused, mut accepted) = (0, 0);
     for (name, method, path, body, token) in requests {
         let what = format!("{method} {path}: {name}");
         let resp = post(&path, body, token, method).await?;
         let status = resp.status().as_u16();
         let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
         let answer = resp.bytes().await?;
-        ensure!(status < 500, "{what}: answered {status}: {}", String::from_utf8_lossy(&answer));
-        let after = snap.snapshot().await?;
-        if (200..300).contains(&status) {
-            // Still valid (e.g. an empty description): its effect is legitimate.
-            accepted += 1;
-        } else {
-            assert_client_error(&what, status, ct.as_deref(), &answer)?;
-            let diff = before.diff(&after);
-            ensure!(diff.is_empty(), "{what}: refused with {status}, but the stores changed:\n{diff}");
-            refused += 1;
-        }
-        before = after;
+        // Accepted: still valid (e.g. an empty description).
+        tally.record(&what, status, ct.as_deref(), &answer, snap.snapshot().await?)?;
     }
-    println!("{refused} refused, {accepted} accepted");
+    println!("{} refused, {} accepted", tally.refused, tally.accepted);
     // Beyond the runtime's request body limit (1 MiB), the runtime answers 413 itself.
     // (Raw: the runtime answers before reading the body and closes, which a pooled client
     // can see as a broken pipe instead of the answer.)
@@ -360,7 +369,7 @@ async fn public_json_apis_refuse_bad_input_over_http() -> Result<()> {
     assert_eq!(huge.status, 413);
     let get = client.get(shop.url("/api/catalog/list_categories")).send().await?;
     assert_eq!(get.status(), 405);
-    let diff = before.diff(&snapshot(&shop).await?);
+    let diff = tally.before.diff(&snapshot(&shop).await?);
     ensure!(diff.is_empty(), "refused operator requests changed the stores:\n{diff}");
     Ok(())
 }

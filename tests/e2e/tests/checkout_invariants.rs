@@ -43,6 +43,18 @@ struct World {
     checkout: FaultyService,
 }
 
+impl World {
+    /// The faulty proxy in front of `name` (payment, shipping, email; checkout otherwise).
+    fn service(&self, name: &str) -> &FaultyService {
+        match name {
+            "payment" => &self.payment,
+            "shipping" => &self.shipping,
+            "email" => &self.email,
+            _ => &self.checkout,
+        }
+    }
+}
+
 async fn world(pg: Option<String>) -> Result<World> {
     let payment = FaultyService::start("payment").await?;
     let shipping = FaultyService::start("shipping").await?;
@@ -131,22 +143,12 @@ async fn money_invariants_hold_at_every_failure_point_and_after_a_retry() -> Res
         let attempt = checkout_attempt(&mut b).await?;
         let fields = checkout_fields(GOOD_CARD, &attempt);
         for (service, path, mode) in &point.faults {
-            let s = match *service {
-                "payment" => &w.payment,
-                "shipping" => &w.shipping,
-                "email" => &w.email,
-                _ => &w.checkout,
-            };
+            let s = w.service(service);
             s.set(path, mode.clone());
         }
         let first = b.post("/checkout", &fields).await?;
         for (service, path, mode) in &point.faults {
-            let s = match *service {
-                "payment" => &w.payment,
-                "shipping" => &w.shipping,
-                "email" => &w.email,
-                _ => &w.checkout,
-            };
+            let s = w.service(service);
             ensure!(s.seen().iter().any(|c| c.path == *path && c.mode == *mode), "{what}: the fault at {path} was never hit");
         }
         let first_status = first.status;
