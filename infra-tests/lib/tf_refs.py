@@ -3,7 +3,8 @@
 directory, each var.X is declared, each local.X is defined, each <type>.<name> / data.<type>.<name>
 reference names a resource or data source of that module, each module.M.O names a module call and
 an output that module declares, each module call passes only declared variables and all
-variables without defaults. Usage: tf_refs.py TERRAFORM_DIR
+variables without defaults, and each `moved` block leaves an address that no longer exists for
+one that does. Usage: tf_refs.py TERRAFORM_DIR
 """
 import pathlib
 import re
@@ -11,12 +12,13 @@ import sys
 
 import hcl2
 
+MOVED = re.compile(r"\bmoved\s*\{[^}]*\}")
 REF = re.compile(r"\b(var|local|module|data)\.([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_-]+))?")
 RES = re.compile(r"\b(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)\b")
 
 
 def load(dir_):
-    blocks = {"variable": {}, "locals": {}, "resource": set(), "data": set(), "module": {}, "output": set()}
+    blocks = {"variable": {}, "locals": {}, "resource": set(), "data": set(), "module": {}, "output": set(), "moved": []}
     text = ""
     for f in sorted(dir_.glob("*.tf")):
         raw = f.read_text()
@@ -39,6 +41,7 @@ def load(dir_):
             blocks["module"].update(m)
         for o in doc.get("output", []):
             blocks["output"].update(o)
+        blocks["moved"].extend(doc.get("moved", []))
     return blocks, text
 
 
@@ -51,13 +54,36 @@ def strip_comments(text):
     return "\n".join(re.sub(r"(^|\s)#.*$", "", line) for line in text.splitlines())
 
 
+def unwrap(expr):
+    """An address as python-hcl2 gives it (`${aws_x.y}` or plain) as `aws_x.y`."""
+    expr = expr[0] if isinstance(expr, list) else expr
+    return expr[2:-1] if expr.startswith("${") else expr
+
+
+def declares(mods, d, address):
+    """Whether `<type>.<name>` or `module.<m>.<type>.<name>` names a resource as seen from `d`."""
+    parts = address.split(".")
+    b = mods[d][0]
+    if parts[0] == "module" and len(parts) == 4:
+        call = b["module"].get(parts[1])
+        return call is not None and (parts[2], parts[3]) in mods[(d / source(call)).resolve()][0]["resource"]
+    return len(parts) == 2 and tuple(parts) in b["resource"]
+
+
 def main(root):
     root = pathlib.Path(root).resolve()
     dirs = sorted({p.parent for p in root.rglob("*.tf") if ".terraform" not in p.parts})
     mods = {d: load(d) for d in dirs}
     errors = []
     for d, (b, text) in mods.items():
-        code = strip_comments(text)
+        for m in b["moved"]:
+            old, new = unwrap(m["from"]), unwrap(m["to"])
+            if declares(mods, d, old):
+                errors.append(f"{d}: moved from {old}, which still exists")
+            if not declares(mods, d, new):
+                errors.append(f"{d}: moved to {new}, which is not declared")
+        # `moved` blocks hold addresses, not references: checked above.
+        code = MOVED.sub("", strip_comments(text))
         code = re.sub(r'"[^"\n]*\$\$\{[^}]*\}[^"\n]*"', '""', code)  # escaped IAM variables
         for kind, name, attr in REF.findall(code):
             if kind == "var" and name not in b["variable"]:

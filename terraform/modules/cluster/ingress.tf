@@ -298,41 +298,28 @@ resource "aws_wafv2_web_acl_association" "shop" {
   web_acl_arn  = aws_wafv2_web_acl.shop.arn
 }
 
-resource "aws_kms_key" "waf_logs" {
-  description         = "${var.name} WAF logs"
-  enable_key_rotation = true
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministration"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${var.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "CloudWatchLogs"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${var.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-        Resource  = "*"
-        Condition = {
-          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:aws:logs:${var.region}:${var.account_id}:log-group:aws-waf-logs-${var.name}" }
-        }
-      },
-    ]
-  })
+module "waf_logs" {
+  source = "../log-group"
+
+  # WAF requires the aws-waf-logs- prefix.
+  log_group_name    = "aws-waf-logs-${var.name}"
+  description       = "${var.name} WAF logs"
+  retention_in_days = 365
+  account_id        = var.account_id
+  region            = var.region
 }
 
-resource "aws_cloudwatch_log_group" "waf" {
-  # WAF requires the aws-waf-logs- prefix.
-  name              = "aws-waf-logs-${var.name}"
-  retention_in_days = 365
-  kms_key_id        = aws_kms_key.waf_logs.arn
+moved {
+  from = aws_kms_key.waf_logs
+  to   = module.waf_logs.aws_kms_key.this
+}
+
+moved {
+  from = aws_cloudwatch_log_group.waf
+  to   = module.waf_logs.aws_cloudwatch_log_group.this
 }
 
 resource "aws_wafv2_web_acl_logging_configuration" "shop" {
   resource_arn            = aws_wafv2_web_acl.shop.arn
-  log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
+  log_destination_configs = [module.waf_logs.arn]
 }

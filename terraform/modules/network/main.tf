@@ -147,37 +147,24 @@ resource "aws_vpc_endpoint" "interface" {
 }
 
 # ---------------------------------------------------------------- flow logs
-resource "aws_kms_key" "logs" {
-  description         = "${var.name} VPC flow logs"
-  enable_key_rotation = true
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministration"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${var.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "CloudWatchLogs"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${var.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-        Resource  = "*"
-        Condition = {
-          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:aws:logs:${var.region}:${var.account_id}:log-group:/vpc/${var.name}/flow-logs" }
-        }
-      },
-    ]
-  })
+module "flow_logs" {
+  source = "../log-group"
+
+  log_group_name    = "/vpc/${var.name}/flow-logs"
+  description       = "${var.name} VPC flow logs"
+  retention_in_days = var.log_retention_days
+  account_id        = var.account_id
+  region            = var.region
 }
 
-resource "aws_cloudwatch_log_group" "flow_logs" {
-  name              = "/vpc/${var.name}/flow-logs"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.logs.arn
+moved {
+  from = aws_kms_key.logs
+  to   = module.flow_logs.aws_kms_key.this
+}
+
+moved {
+  from = aws_cloudwatch_log_group.flow_logs
+  to   = module.flow_logs.aws_cloudwatch_log_group.this
 }
 
 data "aws_iam_policy_document" "flow_logs_assume" {
@@ -203,7 +190,7 @@ resource "aws_iam_role" "flow_logs" {
 data "aws_iam_policy_document" "flow_logs" {
   statement {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-    resources = ["${aws_cloudwatch_log_group.flow_logs.arn}:*"]
+    resources = ["${module.flow_logs.arn}:*"]
   }
 }
 
@@ -217,5 +204,5 @@ resource "aws_flow_log" "this" {
   vpc_id          = aws_vpc.this.id
   traffic_type    = "ALL"
   iam_role_arn    = aws_iam_role.flow_logs.arn
-  log_destination = aws_cloudwatch_log_group.flow_logs.arn
+  log_destination = module.flow_logs.arn
 }
