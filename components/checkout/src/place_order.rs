@@ -28,8 +28,7 @@ use serde_json::{json, Map, Value};
 use shop_contract::checkout::PlaceOrderRequest;
 use shop_contract::{carts, catalog, email, payment, shipping};
 use shop_contract::{CardDetails, ErrorCode, FieldError, Order, OrderLine, OrderStatus, ShopError};
-use shop_spin::wire::{address_from_wire, address_to_wire, money_to_wire};
-use shop_domain::card_details::parse_card_details;
+use shop_spin::wire::{address_from_wire, address_to_wire, card_from_wire, money_to_wire};
 use shop_domain::checkout::{recovery, resume_from, Failure, Recovery, Resume, Step};
 use shop_domain::{
     order, Address, Currency, EmailAddress, IdempotencyKey, Money, OrderId,
@@ -83,16 +82,7 @@ fn validate(req: PlaceOrderRequest) -> Result<Checkout, ShopError> {
         .map_err(|e| errors.push(FieldError::new("email", e.to_string())))
         .ok();
     let address = address_from_wire(req.address, "address.", &mut errors);
-    let c = &req.card;
-    let card_ok = parse_card_details(
-        &c.number,
-        c.expiry_month,
-        c.expiry_year,
-        &c.cvv,
-        shop_spin::wire::this_month(),
-    )
-    .map_err(|fields| errors.extend(shop_spin::wire::prefixed("card.", fields)))
-    .is_ok();
+    let card_ok = card_from_wire(&req.card, &mut errors).is_some();
     match (session, attempt, email, address) {
         (Some(session), Some(attempt), Some(email), Some(address)) if card_ok => Ok(Checkout {
             session,

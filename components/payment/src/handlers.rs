@@ -4,7 +4,6 @@ use serde_json::{json, Map, Value};
 use shop_contract::payment::{ChargeRequest, Receipt, RefundReceipt, RefundRequest};
 use shop_contract::{ErrorCode, FieldError, ShopError};
 use shop_domain::card::test_card_outcome;
-use shop_domain::card_details::parse_card_details;
 use shop_domain::validation::clean_text;
 use shop_domain::{
     Card, ChargeDecision, Currency, IdempotencyKey, Money, TransactionId,
@@ -157,16 +156,7 @@ fn validate_charge(req: &ChargeRequest) -> Result<ValidCharge, ShopError> {
         }
         Ok(currency) => Money::new(req.amount.minor, currency).ok(),
     };
-    let c = &req.card;
-    let card = parse_card_details(
-        &c.number,
-        c.expiry_month,
-        c.expiry_year,
-        &c.cvv,
-        shop_spin::wire::this_month(),
-    )
-    .map_err(|card_errors| errors.extend(shop_spin::wire::prefixed("card.", card_errors)))
-    .ok();
+    let card = shop_spin::wire::card_from_wire(&req.card, &mut errors);
     match (key, amount, card) {
         (Some(key), Some(amount), Some(card)) => Ok(ValidCharge { key, amount, card }),
         _ => Err(ShopError::invalid_fields(errors)),

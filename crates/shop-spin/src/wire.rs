@@ -4,7 +4,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use shop_contract::FieldError;
-use shop_domain::{Address, AddressInput, Currency, Money, MoneyError, YearMonth};
+use shop_domain::card_details::parse_card_details;
+use shop_domain::{Address, AddressInput, Card, Currency, Money, MoneyError, YearMonth};
 
 /// A domain amount on the wire.
 pub fn money_to_wire(m: Money) -> shop_contract::Money {
@@ -27,6 +28,14 @@ pub fn address_from_wire(a: shop_contract::Address, prefix: &str, errors: &mut V
     let input =
         AddressInput { name: a.name, street: a.street, city: a.city, postal_code: a.postal_code, country: a.country };
     Address::parse(input).map_err(|fields| errors.extend(prefixed(prefix, fields))).ok()
+}
+
+/// Parses a wire card against this month; each problem is added to `errors` on the field
+/// `card.{name}`.
+pub fn card_from_wire(c: &shop_contract::CardDetails, errors: &mut Vec<FieldError>) -> Option<Card> {
+    parse_card_details(&c.number, c.expiry_month, c.expiry_year, &c.cvv, this_month())
+        .map_err(|fields| errors.extend(prefixed("card.", fields)))
+        .ok()
 }
 
 /// Domain field errors as wire field errors named `{prefix}{field}`.
