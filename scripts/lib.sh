@@ -11,7 +11,33 @@ set -euo pipefail
 SHOP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHOP_DATA="${SHOP_DATA:-$SHOP_ROOT/.data}"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# One clock for a script and the scripts it runs, so every line tells how far in a run is.
+export SHOP_T0="${SHOP_T0:-$(date +%s)}"
+elapsed() { local s=$(($(date +%s) - SHOP_T0)); printf '%d:%02d' $((s / 60)) $((s % 60)); }
+
+say() { printf '\033[1m==> [%s] %s\033[0m\n' "$(elapsed)" "$*" >&2; }
+
+# phase NAME: starts a named phase (ending the one before); phase_summary prints how long each took.
+SHOP_PHASES=()
+_phase_name=""
+_phase_start=0
+phase() {
+  _phase_close
+  _phase_name=$1
+  _phase_start=$(date +%s)
+  say "$1"
+}
+_phase_close() {
+  [ -n "$_phase_name" ] || return 0
+  SHOP_PHASES+=("$(printf '%6ss  %s' $(($(date +%s) - _phase_start)) "$_phase_name")")
+  _phase_name=""
+}
+phase_summary() {
+  _phase_close
+  [ "${#SHOP_PHASES[@]}" -gt 0 ] || return 0
+  printf '\033[1m==> time per phase (total %s)\033[0m\n' "$(elapsed)" >&2
+  printf '%s\n' "${SHOP_PHASES[@]}" >&2
+}
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # True when something accepts TCP connections at host:port.
@@ -102,12 +128,23 @@ ensure_stores() {
   say "PostgreSQL at $SHOP_PG_ADDR, Redis at $SHOP_REDIS_ADDR"
 }
 
+# What `cargo test` covers: the whole workspace but runtime-local's wasm-only test components
+# (its tests build those for wasm32-wasip2 themselves).
+SHOP_TEST_PACKAGES=(--workspace --exclude rl-test-app --exclude rl-test-kv)
+
 # The wasm components of the shop, as named in spin.toml.
 SHOP_COMPONENTS=(frontend products carts checkout payment shipping email)
 
+# build_components [PACKAGE...]: the shop's components, then any other wasm packages named
+# (a second invocation, so the shop's own build is the same with or without them).
 build_components() {
   local args=()
   for c in "${SHOP_COMPONENTS[@]}"; do args+=(-p "$c"); done
   say "building the wasm components (release)"
   cargo build --quiet --target wasm32-wasip2 --release "${args[@]}"
+  if [ "$#" -gt 0 ]; then
+    args=()
+    for c in "$@"; do args+=(-p "$c"); done
+    cargo build --quiet --target wasm32-wasip2 --release "${args[@]}"
+  fi
 }

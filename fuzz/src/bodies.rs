@@ -1,6 +1,6 @@
 //! Fuzz target bodies: each takes arbitrary bytes, feeds them to one of the shop's pure parsers,
 //! and asserts the properties that must hold for any input (a panic is a finding). Used by
-//! cargo-fuzz (`fuzz/fuzz_targets/*.rs`) and, on stable, by `tests/e2e/tests/fuzz_bodies.rs`.
+//! cargo-fuzz (`fuzz/fuzz_targets/*.rs`) and, on stable, by `tests/e2e/tests/e2e/fuzz_bodies.rs`.
 use shop_domain::card_details::parse_card_details;
 use shop_domain::card::{luhn_valid, CardNumber};
 use shop_domain::{Address, AddressInput, Cart, Currency, LineUpdate, Money, Quantity, Sku, MAX_LINES};

@@ -54,6 +54,11 @@ pub struct RuntimeOptions {
     /// Run only these components and their triggers (selective deployment, like
     /// `spin up --component-id`); empty = all.
     pub components: Vec<String>,
+    /// Fail every Postgres `query` whose result has no rows, with an error that names the defect,
+    /// instead of returning the empty set (default `false`, as Spin 3.6 and fixed 4.x behave).
+    /// Spin 4.0.0-4.0.2 never return from such a query (spinframework/spin#3671); with this on,
+    /// a test run proves an app never sends one.
+    pub refuse_empty_query_results: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -65,6 +70,7 @@ impl Default for RuntimeOptions {
             no_cache: false,
             limits: Limits::default(),
             components: Vec::new(),
+            refuse_empty_query_results: false,
         }
     }
 }
@@ -84,6 +90,8 @@ pub(crate) struct AppInner {
     chainable: HashSet<String>,
     pub(crate) resolver: Resolver,
     pub(crate) limits: Limits,
+    /// [`RuntimeOptions::refuse_empty_query_results`].
+    pub(crate) refuse_empty_query_results: bool,
     pub(crate) pg: PgPools,
     pub(crate) redis: RedisClients,
     self_origin: RwLock<Option<SocketAddr>>,
@@ -236,6 +244,7 @@ impl App {
                 chainable,
                 resolver,
                 limits,
+                refuse_empty_query_results: options.refuse_empty_query_results,
                 pg: PgPools::default(),
                 redis: RedisClients::default(),
                 self_origin: RwLock::new(None),

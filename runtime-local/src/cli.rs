@@ -56,6 +56,10 @@ pub struct UpArgs {
     /// Run only this component (and its triggers); repeatable. Default: all components.
     #[arg(short = 'c', long = "component-id")]
     pub components: Vec<String>,
+    /// Fail every Postgres query that returns no rows, as a check that the app never sends one
+    /// (Spin 4.0.0-4.0.2 hang on such a query: spinframework/spin#3671).
+    #[arg(long)]
+    pub refuse_empty_query_results: bool,
 }
 
 /// Parses `name=value` pairs.
@@ -80,6 +84,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 cache_dir: args.cache_dir.clone(),
                 no_cache: args.no_cache,
                 components: args.components.clone(),
+                refuse_empty_query_results: args.refuse_empty_query_results,
                 limits: Limits {
                     max_memory_bytes: args.max_memory_mib << 20,
                     execution_time: Duration::from_secs(args.timeout_secs),

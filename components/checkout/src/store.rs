@@ -3,7 +3,7 @@
 //! Status changes are conditional (`WHERE status = ...`) and report whether they happened, so
 //! two requests working on one order can never move it backwards.
 use shop_contract::{Address, MigrationReport, Money, Order, OrderLine, OrderStatus, ShopError};
-use shop_spin::store::{column, migrate, pg_error, Migration};
+use shop_spin::store::{column, migrate, pg_error, read, read_one_row, Migration};
 use spin_sdk::pg4::{Connection, ParameterValue as P, Row};
 
 const MIGRATIONS: &[Migration] = &[Migration {
@@ -95,9 +95,9 @@ impl Store {
                 SELECT new_order.order_id, l.line_no, l.sku, l.name, l.image, l.unit_price_minor, l.quantity, l.line_total_minor \
                 FROM new_order, unnest($14::int4[], $15::text[], $16::text[], $17::text[], $18::int8[], $19::int4[], $20::int8[]) \
                     AS l(line_no, sku, name, image, unit_price_minor, quantity, line_total_minor)) \
-            SELECT ",
+            SELECT (SELECT ",
             created_at_text!(),
-            " AS created_at FROM new_order"
+            " FROM new_order) AS created_at"
         );
         let lines = &order.lines;
         let strs = |f: fn(&OrderLine) -> &String| {
@@ -136,10 +136,11 @@ impl Store {
             P::ArrayInt32(quantities),
             P::ArrayInt64(lines.iter().map(|l| Some(l.line_total.minor)).collect()),
         ];
-        // No row: the attempt's order already existed.
-        let rows = self.conn.query(sql, &params).map_err(|e| pg_error("insert order", e))?;
+        // Always one row (a scalar subquery: see `read_one_row`); NULL when the attempt's order
+        // already existed.
+        let rows = read_one_row(&self.conn, "insert order", sql, &params)?;
         let first_row = rows.rows().next();
-        first_row.map(|row| column(&row, "created_at")).transpose()
+        Ok(first_row.map(|row| column::<Option<String>>(&row, "created_at")).transpose()?.flatten())
     }
 
     /// pending → paid, recording the charge.
@@ -186,10 +187,7 @@ impl Store {
 
     /// Runs an order query, then fetches all their lines with one more query.
     fn orders(&self, sql: &str, params: &[P]) -> Result<Vec<Order>, ShopError> {
-        let rows = self
-            .conn
-            .query(sql, params)
-            .map_err(|e| pg_error("read orders", e))?;
+        let rows = read(&self.conn, "read orders", sql, params)?;
         let mut orders = rows
             .rows()
             .map(|row| order_from_row(&row))
@@ -198,14 +196,13 @@ impl Store {
             return Ok(orders);
         }
         let ids = orders.iter().map(|o| Some(o.order_id.clone())).collect();
-        let lines = self
-            .conn
-            .query(
-                "SELECT order_id, sku, name, image, unit_price_minor, quantity, line_total_minor \
-                 FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no",
-                &[P::ArrayStr(ids)],
-            )
-            .map_err(|e| pg_error("read order lines", e))?;
+        let lines = read(
+            &self.conn,
+            "read order lines",
+            "SELECT order_id, sku, name, image, unit_price_minor, quantity, line_total_minor \
+             FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no",
+            &[P::ArrayStr(ids)],
+        )?;
         for row in lines.rows() {
             let order_id: String = column(&row, "order_id")?;
             if let Some(order) = orders.iter_mut().find(|o| o.order_id == order_id) {

@@ -171,8 +171,7 @@ fn values(p: &Product) -> [ParameterValue; 7] {
 }
 
 fn query(conn: &Connection, sql: &str, params: &[ParameterValue]) -> Result<RowSet, ShopError> {
-    conn.query(sql, params)
-        .map_err(|e| pg_error("catalog query", e))
+    shop_spin::store::read(conn, "catalog query", sql, params)
 }
 
 /// A row as a validated product. A row that breaks the catalog rules is a bug (rows are

@@ -143,6 +143,11 @@ impl StoreState {
     }
 }
 
+/// The error of a query with no rows under `RuntimeOptions::refuse_empty_query_results`.
+pub const EMPTY_RESULT_REFUSED: &str = "refused: the query returned no rows, and Spin 4.0.0-4.0.2 never return from such a \
+     query (spinframework/spin#3671); read through a statement that always returns a row \
+     (runtime-local --refuse-empty-query-results)";
+
 impl pg::Host for StoreState {}
 
 impl pg::HostConnection for StoreState {
@@ -183,6 +188,7 @@ impl pg::HostConnection for StoreState {
             Ok(p) => p,
             Err(e) => return Ok(Err(Error::BadParameter(format!("{e:?}")))),
         };
+        let refuse_empty = self.app.refuse_empty_query_results;
         let started = Instant::now();
         let fut = async {
             let stream = c.client().query_raw(&statement, params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync))).await.map_err(query_failed)?;
@@ -206,6 +212,9 @@ impl pg::HostConnection for StoreState {
             }
             .await;
             r.map_err(|e| Error::QueryFailed(QueryError::Text(format!("{e:?}"))))?;
+            if rows.is_empty() && refuse_empty {
+                return Err(Error::QueryFailed(QueryError::Text(EMPTY_RESULT_REFUSED.to_string())));
+            }
             Ok(RowSet { columns: columns.unwrap_or_default(), rows })
         };
         let result = match tokio::time::timeout(timeout, fut).await {

@@ -87,7 +87,9 @@ export class Shop {
       RUST_LOG: process.env.RUST_LOG || 'info',
     });
     const log = fs.openSync(this.logFile, 'w');
-    this.child = spawn(RUNTIME, ['up', '--manifest', 'spin.toml', '--listen', `127.0.0.1:${port}`], {
+    // --refuse-empty-query-results: every page proves it sends Spin 4.0.x no row-less query.
+    const args = ['up', '--manifest', 'spin.toml', '--listen', `127.0.0.1:${port}`, '--refuse-empty-query-results'];
+    this.child = spawn(RUNTIME, args, {
       cwd: ROOT,
       env,
       stdio: ['ignore', log, log],

@@ -1,12 +1,31 @@
 //! Shared by the reliability tests: a shopper's steps, and the checkout money invariants checked
 //! against what is really stored (orders in PostgreSQL, payment's records in Redis).
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use redis::AsyncCommands;
 
 use crate::browser::{Browser, Page};
 use crate::Shop;
+
+/// Runtime limits for the failure tests: a dead store or a hung service costs a shopper seconds,
+/// not the production defaults' tens of seconds, while leaving a busy 2-core machine ample room
+/// for the work a healthy request does (the slowest stand-in a test sets is 700 ms per call).
+pub fn failure_test_limits() -> runtime_local::Limits {
+    runtime_local::Limits {
+        backend_timeout: Duration::from_secs(2),
+        outbound_http_timeout: Duration::from_secs(5),
+        execution_time: Duration::from_secs(30),
+        ..runtime_local::Limits::default()
+    }
+}
+
+/// The longest a shopper may wait for an answer when something is down. The slowest way down is
+/// a service that hangs: its caller gives up after `shop_spin::rpc::CALL_TIMEOUT` (10 s) at most.
+/// The 8 s on top are for a busy machine; the bound still catches two timeouts served one after
+/// the other (20 s), which is the regression it is here for.
+pub const SHOPPER_WAIT_BOUND: Duration = Duration::from_secs(18);
 
 pub const MUG: &str = "KIT-MUG-TEAL";
 pub const TEE: &str = "APP-TEE-TEAL";

@@ -127,10 +127,71 @@ fn temp_dir(kind: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn signal(pid: u32, sig: &str) -> Result<()> {
-    let status = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status()?;
-    ensure!(status.success(), "kill -{sig} {pid} failed");
+/// Sends `sig` to one process, which must exist: a failure here is loud.
+fn signal(pid: u32, sig: libc::c_int) -> Result<()> {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(pid as libc::pid_t, sig) } != 0 {
+        bail!("kill({pid}, {}) failed: {}", signal_name(sig), std::io::Error::last_os_error());
+    }
     Ok(())
+}
+
+/// Sends `sig` to a child of `parent` by pid; false when it is gone. A child may exit at any
+/// moment (PostgreSQL starts and ends backends all the time), so its absence is no error; and a
+/// pidfd pins the process before its parent is checked, so a pid that a new, unrelated process
+/// took meanwhile is never signalled.
+fn signal_child(parent: u32, pid: u32, sig: libc::c_int) -> Result<bool> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return gone_or(std::io::Error::last_os_error(), pid, sig);
+    }
+    // SAFETY: the descriptor was just returned to us and is owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
+    if parent_of(pid) != Some(parent) {
+        return Ok(false);
+    }
+    // SAFETY: pidfd_send_signal(2) with no siginfo and no flags.
+    let sent = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0) };
+    if sent < 0 {
+        return gone_or(std::io::Error::last_os_error(), pid, sig);
+    }
+    Ok(true)
+}
+
+fn gone_or(e: std::io::Error, pid: u32, sig: libc::c_int) -> Result<bool> {
+    if e.raw_os_error() == Some(libc::ESRCH) {
+        return Ok(false);
+    }
+    bail!("signalling {pid} with {} failed: {e}", signal_name(sig))
+}
+
+/// The parent pid of a process, from `/proc/<pid>/stat` (None when it is gone).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so read after the last `)`.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The pids of the processes whose parent is `parent`.
+fn children_of(parent: u32) -> Result<Vec<u32>> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if parent_of(pid) == Some(parent) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
+fn signal_name(sig: libc::c_int) -> &'static str {
+    match sig {
+        libc::SIGSTOP => "SIGSTOP",
+        libc::SIGCONT => "SIGCONT",
+        _ => "signal",
+    }
 }
 
 /// A Redis server of the test's own, on a free port with its own directory.
@@ -164,7 +225,7 @@ impl PrivateRedis {
             .context("starting redis-server (Debian package redis-server)")?;
         self.child = Some(child);
         let addr = self.addr();
-        wait_until("redis-server did not listen", Duration::from_secs(10), || port_open(&addr))
+        wait_until("redis-server did not listen", Duration::from_secs(60), || port_open(&addr))
     }
 
     /// Kills it: connections drop, new ones are refused.
@@ -178,18 +239,18 @@ impl PrivateRedis {
 
     /// Freezes it (SIGSTOP): connections stay open, nothing answers.
     pub fn freeze(&self) -> Result<()> {
-        signal(self.child.as_ref().context("not running")?.id(), "STOP")
+        signal(self.child.as_ref().context("not running")?.id(), libc::SIGSTOP)
     }
 
     pub fn thaw(&self) -> Result<()> {
-        signal(self.child.as_ref().context("not running")?.id(), "CONT")
+        signal(self.child.as_ref().context("not running")?.id(), libc::SIGCONT)
     }
 }
 
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
         if let Some(child) = &self.child {
-            let _ = signal(child.id(), "CONT");
+            let _ = signal(child.id(), libc::SIGCONT);
         }
         let _ = self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -269,13 +330,13 @@ impl PrivatePostgres {
             .arg(self.dir.join("data"))
             .arg("-l")
             .arg(self.dir.join("server.log"))
-            .args(["-w", "-t", "30", "-o", &opts, "start"])
+            .args(["-w", "-t", "60", "-o", &opts, "start"])
             .output()
             .context("running pg_ctl start")?;
         ensure!(out.status.success(), "pg_ctl start failed: {}", String::from_utf8_lossy(&out.stderr));
         self.running = true;
         let addr = self.addr();
-        wait_until("PostgreSQL did not listen", Duration::from_secs(20), || port_open(&addr))
+        wait_until("PostgreSQL did not listen", Duration::from_secs(60), || port_open(&addr))
     }
 
     /// Stops it at once (`immediate`): every connection drops.
@@ -296,38 +357,82 @@ impl PrivatePostgres {
 }
 
 impl PrivatePostgres {
-    /// The postmaster and every backend process of the cluster.
-    fn processes(&self) -> Result<Vec<u32>> {
+    fn postmaster(&self) -> Result<u32> {
         let pidfile = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid")).context("reading postmaster.pid")?;
-        let main: u32 = pidfile.lines().next().unwrap_or_default().trim().parse().context("postmaster.pid")?;
-        let mut pids = vec![main];
-        for entry in std::fs::read_dir("/proc")?.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-            // `pid (comm) state ppid ...`; comm may hold spaces, so read after the last `)`.
-            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
-            if ppid == Some(main) {
-                pids.push(pid);
-            }
-        }
-        Ok(pids)
+        pidfile.lines().next().unwrap_or_default().trim().parse().context("postmaster.pid")
     }
 
-    /// Freezes the whole cluster (SIGSTOP to the postmaster and its backends): connections stay
-    /// open and new ones are accepted by the kernel, but nothing answers.
+    /// Freezes the whole cluster (SIGSTOP to the postmaster, then to each of its children):
+    /// connections stay open and new ones are accepted by the kernel, but nothing answers.
+    /// Each backend leads a process group of its own (PostgreSQL calls setsid() in every child),
+    /// so there is no one group to signal. The postmaster goes first, and must: once stopped it
+    /// forks no more children, so the list read after it is complete; a child that exits before
+    /// its signal is simply gone.
     pub fn freeze(&self) -> Result<()> {
-        self.processes()?.into_iter().try_for_each(|pid| signal(pid, "STOP"))
+        let postmaster = self.postmaster()?;
+        signal(postmaster, libc::SIGSTOP)?;
+        for child in children_of(postmaster)? {
+            signal_child(postmaster, child, libc::SIGSTOP)?;
+        }
+        Ok(())
     }
 
+    /// Thaws the cluster: the children first, then the postmaster (which must succeed).
     pub fn thaw(&self) -> Result<()> {
-        self.processes()?.into_iter().try_for_each(|pid| signal(pid, "CONT"))
+        let postmaster = self.postmaster()?;
+        for child in children_of(postmaster)? {
+            signal_child(postmaster, child, libc::SIGCONT)?;
+        }
+        signal(postmaster, libc::SIGCONT)
     }
 }
 
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
-        let _ = self.thaw();
+        if self.running {
+            let _ = self.thaw();
+        }
         let _ = self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?.1.trim_start().chars().next()
+    }
+
+    /// The freeze's building block: a live child is signalled, a pid that is not (or no longer)
+    /// the parent's child is skipped without error, and nothing else is touched.
+    #[test]
+    fn signal_child_stops_a_live_child_and_skips_gone_or_foreign_pids() -> Result<()> {
+        let mut parent = Command::new("sh").args(["-c", "sleep 60 & sleep 60 & wait"]).spawn()?;
+        let ppid = parent.id();
+        let mut children = Vec::new();
+        wait_until("the two children did not start", Duration::from_secs(30), || {
+            children = children_of(ppid).unwrap_or_default();
+            children.len() == 2
+        })?;
+        let (live, doomed) = (children[0], children[1]);
+
+        ensure!(signal_child(ppid, live, libc::SIGSTOP)?, "the live child was not signalled");
+        wait_until("the child did not stop", Duration::from_secs(10), || state(live) == Some('T'))?;
+        ensure!(signal_child(ppid, live, libc::SIGCONT)?, "the live child was not continued");
+
+        // Not its child: this test process.
+        ensure!(!signal_child(ppid, std::process::id(), libc::SIGSTOP)?, "a foreign pid was signalled");
+        // Gone: killed, and reaped by the shell's `wait`.
+        signal(doomed, libc::SIGKILL)?;
+        wait_until("the killed child was not reaped", Duration::from_secs(10), || parent_of(doomed) != Some(ppid))?;
+        ensure!(!signal_child(ppid, doomed, libc::SIGSTOP)?, "a gone child counted as signalled");
+
+        signal(live, libc::SIGKILL)?;
+        parent.kill()?;
+        parent.wait()?;
+        Ok(())
     }
 }

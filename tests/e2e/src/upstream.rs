@@ -32,6 +32,9 @@ pub enum Mode {
     ForwardThenFail(u16),
     /// Pass it on after a delay.
     Slow(Duration),
+    /// Hold it until [`FaultyService::release`], then pass it on: the test does something while
+    /// the call is in flight, whatever the machine's speed.
+    Held,
 }
 
 /// One call the stand-in received: the operation path and what it did.
@@ -49,6 +52,8 @@ struct State {
     /// One-shot modes per path, used before `modes`.
     once: HashMap<String, Vec<Mode>>,
     seen: Vec<Seen>,
+    /// Opened by [`FaultyService::release`]; held calls wait for it.
+    released: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 /// The stand-in server; stops when dropped.
@@ -64,7 +69,7 @@ impl FaultyService {
     pub async fn start(component: &str) -> Result<FaultyService> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State { released: Some(tokio::sync::watch::Sender::new(false)), ..State::default() }));
         state.lock().unwrap().modes.insert("*".into(), Mode::Forward);
         let (st, comp) = (state.clone(), component.to_string());
         let accept = tokio::spawn(async move {
@@ -111,6 +116,13 @@ impl FaultyService {
         self.state.lock().unwrap().once.entry(path.to_string()).or_default().push(mode);
     }
 
+    /// Lets every held call (and any later one in [`Mode::Held`]) go on.
+    pub fn release(&self) {
+        if let Some(gate) = &self.state.lock().unwrap().released {
+            gate.send_replace(true);
+        }
+    }
+
     /// Back to forwarding everything.
     pub fn heal(&self) {
         let mut s = self.state.lock().unwrap();
@@ -142,7 +154,7 @@ async fn handle(state: Arc<Mutex<State>>, component: String, req: hyper::Request
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let path = parts.uri.path().to_string();
-    let (mode, app) = {
+    let (mode, app, mut released) = {
         let mut s = state.lock().unwrap();
         let once = s.once.get_mut(&path).and_then(|q| (!q.is_empty()).then(|| q.remove(0)));
         let mode = once
@@ -150,7 +162,8 @@ async fn handle(state: Arc<Mutex<State>>, component: String, req: hyper::Request
             .or_else(|| s.modes.get("*").cloned())
             .unwrap_or(Mode::Forward);
         s.seen.push(Seen { path: path.clone(), mode: mode.clone() });
-        (mode, s.app.clone())
+        let released = s.released.as_ref().expect("set at start").subscribe();
+        (mode, s.app.clone(), released)
     };
     let forward = async {
         let Some(app) = app else { return Ok::<_, Infallible>(error(503, "the stand-in has no app attached yet")) };
@@ -174,6 +187,10 @@ async fn handle(state: Arc<Mutex<State>>, component: String, req: hyper::Request
         Mode::Forward => Ok(forward.await.unwrap_or_else(|never| match never {})),
         Mode::Slow(delay) => {
             tokio::time::sleep(delay).await;
+            Ok(forward.await.unwrap_or_else(|never| match never {}))
+        }
+        Mode::Held => {
+            let _ = released.wait_for(|open| *open).await;
             Ok(forward.await.unwrap_or_else(|never| match never {}))
         }
         Mode::Fail(status) => Ok(error(status, "failed on purpose by the test")),

@@ -7,7 +7,8 @@
 //! * `/echo...`          JSON: env NAME, method, uri, path, headers, body length
 //! * `/var/<name>`       `variables::get(name)` -> `{"value"}` or `{"error"}`
 //! * `/http?url=U`       outbound GET U -> `{"status","body"}` or `{"error"}`
-//! * `/pg` (POST JSON)   `{conn, sql, params:[{t,v}], execute?}` -> rows/affected or `{"error"}`
+//! * `/pg` (POST JSON)   `{conn, sql, params:[{t,v}], execute?, read?}` -> rows/affected or `{"error"}`;
+//!   `read: true` sends the query through the shop's `shop_spin::store::read`
 //! * `/redis` (POST JSON) `{addr, op, key?, value?, values?, keys?, command?, args?}`
 //! * `/alloc/<mib>`      allocates and touches MiB of memory
 //! * `/loop`             spins forever
@@ -247,7 +248,12 @@ fn postgres(req: &Request) -> Response {
             Err(e) => json_response(500, json!({ "error": format!("{e:?}") })),
         }
     } else {
-        match conn.query(sql, &params) {
+        let result = if input["read"].as_bool().unwrap_or(false) {
+            shop_spin::store::read(&conn, "test read", sql, &params).map_err(|e| format!("{e:?}"))
+        } else {
+            conn.query(sql, &params).map_err(|e| format!("{e:?}"))
+        };
+        match result {
             Ok(rs) => {
                 let columns: Vec<Value> = rs
                     .columns
@@ -257,7 +263,7 @@ fn postgres(req: &Request) -> Response {
                 let rows: Vec<Value> = rs.rows.iter().map(|r| Value::Array(r.iter().map(db_value).collect())).collect();
                 json_response(200, json!({ "columns": columns, "rows": rows }))
             }
-            Err(e) => json_response(500, json!({ "error": format!("{e:?}") })),
+            Err(e) => json_response(500, json!({ "error": e })),
         }
     }
 }

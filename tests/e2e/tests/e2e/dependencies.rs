@@ -9,26 +9,15 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use runtime_local::Limits;
 use shop_e2e::browser::{Browser, Page};
-use shop_e2e::reliability::{add, books, checkout_attempt, checkout_fields, placed_order_id, GOOD_CARD, MUG, TEE};
+use shop_e2e::reliability::{
+    add, books, checkout_attempt, checkout_fields, failure_test_limits, placed_order_id, GOOD_CARD, MUG, SHOPPER_WAIT_BOUND, TEE,
+};
 use shop_e2e::stores::{PrivatePostgres, PrivateRedis};
 use shop_e2e::upstream::{FaultyService, Mode};
 use shop_e2e::{Shop, ShopOptions};
 
-/// Timeouts short enough for a test: 1 s per store call, 2 s per outbound HTTP step.
-fn test_limits() -> Limits {
-    Limits {
-        backend_timeout: Duration::from_secs(1),
-        outbound_http_timeout: Duration::from_secs(2),
-        execution_time: Duration::from_secs(20),
-        ..Limits::default()
-    }
-}
-
-/// The longest a shopper may wait for an answer when something is down: a service that hangs
-/// costs its caller `shop_spin::rpc::CALL_TIMEOUT` (10 s); a store, the runtime's backend timeout.
-const BOUND: Duration = Duration::from_secs(13);
+const BOUND: Duration = SHOPPER_WAIT_BOUND;
 
 /// A page answered within [`BOUND`].
 async fn timed(what: &str, fut: impl std::future::Future<Output = Result<Page>>) -> Result<Page> {
@@ -45,7 +34,8 @@ fn assert_unavailable_page(what: &str, page: &Page) -> Result<()> {
     Ok(())
 }
 
-/// Polls `f` until it holds (the shop recovering by itself), for up to 20 s.
+/// Polls `f` until it holds (the shop recovering by itself), for up to 60 s: recovery takes about
+/// a second on an idle machine, and the bound is for a busy one, not a speed target.
 async fn eventually<F, Fut>(what: &str, mut f: F) -> Result<()>
 where
     F: FnMut() -> Fut,
@@ -56,7 +46,7 @@ where
         if f().await.unwrap_or(false) {
             return Ok(());
         }
-        ensure!(started.elapsed() < Duration::from_secs(20), "{what}: did not recover within 20 s");
+        ensure!(started.elapsed() < Duration::from_secs(60), "{what}: did not recover within 60 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -66,7 +56,7 @@ async fn redis_down_or_frozen_gives_503_and_the_shop_recovers() -> Result<()> {
     let mut redis = PrivateRedis::start()?;
     let shop = Shop::start_with_options(ShopOptions {
         redis_addr: Some(redis.addr()),
-        limits: Some(test_limits()),
+        limits: Some(failure_test_limits()),
         ..ShopOptions::default()
     })
     .await?;
@@ -111,7 +101,7 @@ async fn postgres_down_gives_503_and_the_shop_recovers() -> Result<()> {
     let mut pg = PrivatePostgres::start()?;
     let shop = Shop::start_with_options(ShopOptions {
         pg_addr: Some(pg.addr()),
-        limits: Some(test_limits()),
+        limits: Some(failure_test_limits()),
         ..ShopOptions::default()
     })
     .await?;
@@ -186,7 +176,7 @@ async fn shop_with_stand_ins() -> Result<(Shop, FaultyService, FaultyService, Fa
     let shipping = FaultyService::start("shipping").await?;
     let email = FaultyService::start("email").await?;
     let overrides: HashMap<String, String> = [payment.variable(), shipping.variable(), email.variable()].into_iter().collect();
-    let shop = Shop::start_with_options(ShopOptions { overrides, limits: Some(test_limits()), ..ShopOptions::default() }).await?;
+    let shop = Shop::start_with_options(ShopOptions { overrides, limits: Some(failure_test_limits()), ..ShopOptions::default() }).await?;
     for s in [&payment, &shipping, &email] {
         s.attach(&shop.app);
     }

@@ -2,9 +2,9 @@
 //! test: seeds of valid and hostile inputs, mutated by a small seeded PRNG (bit flips, byte
 //! insertions and deletions, splices, interesting bytes). `SHOP_FUZZ_ITERATIONS` (default 50000
 //! per target) and `SHOP_FUZZ_SEED` control it; long runs use cargo-fuzz (docs/reliability.md).
-#[path = "../../../fuzz/src/bodies.rs"]
+#[path = "../../../../fuzz/src/bodies.rs"]
 mod bodies;
-mod support;
+use crate::support;
 
 use support::Rng;
 

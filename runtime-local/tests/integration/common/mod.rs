@@ -21,16 +21,17 @@ pub fn workspace_dir() -> PathBuf {
     crate_dir().parent().unwrap().to_path_buf()
 }
 
-/// Builds the wasm test components once per test process.
+/// Builds the wasm test components once per test process, in the workspace's own target dir
+/// (beside the shop's components, so their dependencies are compiled once; scripts/test builds
+/// them before the tests, and this finds them fresh). `cargo test` holds no lock on the
+/// wasm32-wasip2 release directory while tests run.
 pub fn build_test_components() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
             .current_dir(workspace_dir())
-            .args(["build", "--target", "wasm32-wasip2", "--release", "-p", "rl-test-app", "-p", "rl-test-kv"])
-            .arg("--target-dir")
-            .arg(workspace_dir().join("target").join("rl-test-components"))
+            .args(["build", "--quiet", "--target", "wasm32-wasip2", "--release", "-p", "rl-test-app", "-p", "rl-test-kv"])
             .status()
             .expect("failed to run cargo to build the test components");
         assert!(status.success(), "building the test components failed");
@@ -69,6 +70,7 @@ pub fn options() -> RuntimeOptions {
         no_cache: false,
         limits: Limits { max_instances: 32, ..Limits::default() },
         components: Vec::new(),
+        refuse_empty_query_results: false,
     }
 }
 

@@ -8,7 +8,7 @@
 //!
 //! Bounded (`SHOP_FUZZ_REQUESTS`, default 3000 requests, at most 60 s); the seed is printed and
 //! can be replayed with `SHOP_FUZZ_SEED`. This is the Rust equivalent of a schemathesis run.
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

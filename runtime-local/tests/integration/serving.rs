@@ -1,12 +1,10 @@
 //! Routing, spin-* headers, well-known routes, static responses, chaining, outbound HTTP,
 //! variables, limits and start-up refusals — against the real test component.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::*;
+use crate::common::*;
 use runtime_local::{App, Limits, RuntimeOptions};
 use serde_json::json;
 

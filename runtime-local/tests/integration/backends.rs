@@ -2,9 +2,8 @@
 //! PostgreSQL (127.0.0.1:5432, one database per test) and Redis (127.0.0.1:6379, one key prefix
 //! per test).
 
-mod common;
-
-use common::*;
+use crate::common::*;
+use runtime_local::RuntimeOptions;
 use serde_json::{json, Value};
 
 async fn pg(a: std::net::SocketAddr, component: &str, body: Value) -> (u16, Value) {
@@ -258,4 +257,87 @@ async fn redis_commands() {
     let v: Option<String> = ::redis::cmd("GET").arg(k("e")).query_async(&mut c).await.unwrap();
     assert_eq!(v.as_deref(), Some("x"));
     redis_cleanup(&p).await;
+}
+
+/// `refuse_empty_query_results` stands in for Spin 4.0.0-4.0.2, which never return from a query
+/// that matches no rows (spinframework/spin#3671): such a query fails, naming the defect; a query
+/// with rows, and `execute`, are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuse_empty_query_results_fails_only_row_less_queries() {
+    let db = TestDb::create().await;
+    let (_app, server) = start(RuntimeOptions { refuse_empty_query_results: true, ..options() }).await;
+    let a = server.addr();
+    let conn = db.conn();
+    let (s, v) = pg(a, "api", json!({ "conn": conn, "sql": "SELECT 1 AS one WHERE false" })).await;
+    assert_eq!(s, 500, "{v}");
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("QueryFailed") && e.contains("spinframework/spin#3671"), "{e}");
+    let (s, v) = pg(a, "api", json!({ "conn": conn, "sql": "SELECT 1 AS one" })).await;
+    assert_eq!((s, &v["rows"][0][0]), (200, &json!({"t":"int32","v":1})), "{v}");
+    let (s, v) = pg(a, "api", json!({ "conn": conn, "execute": true, "sql": "CREATE TABLE nothing (x int)" })).await;
+    assert_eq!(s, 200, "{v}");
+    server.shutdown().await;
+    // Off (the default, as Spin 3.6 and fixed 4.x): the empty set comes back.
+    let (_app, server) = start(options()).await;
+    let (s, v) = pg(server.addr(), "api", json!({ "conn": conn, "sql": "SELECT 1 AS one WHERE false" })).await;
+    assert_eq!((s, v["rows"].as_array().map(Vec::len)), (200, Some(0)), "{v}");
+    server.shutdown().await;
+    db.drop_db().await;
+}
+
+/// The shop's read helper (`shop_spin::store::read`) against real PostgreSQL, under the Spin
+/// 4.0.x stand-in: whatever a statement matches — nothing, one row, many, NULLs, a page past the
+/// end — the wire carries a row, and the helper hands back exactly the statement's rows, in its
+/// order, with its column names and types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shop_read_helper_never_sends_a_row_less_query() {
+    let db = TestDb::create().await;
+    let (_app, server) = start(RuntimeOptions { refuse_empty_query_results: true, ..options() }).await;
+    let a = server.addr();
+    let conn = db.conn();
+    let read = |sql: &str, params: Value| pg(a, "api", json!({ "conn": conn, "read": true, "sql": sql, "params": params }));
+    for sql in ["CREATE TABLE t (n int4 NOT NULL, s text, d numeric)", "INSERT INTO t VALUES (1, 'one', 1.5), (2, NULL, NULL), (3, 'three', 3.25)"] {
+        let (s, v) = pg(a, "api", json!({ "conn": conn, "execute": true, "sql": sql })).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let values = |v: &Value| -> Vec<Vec<Value>> {
+        // Each row without the marker column (first), which is `true` on every row handed back.
+        v["rows"].as_array().unwrap().iter().map(|r| {
+            let r = r.as_array().unwrap();
+            assert_eq!(r[0], json!({"t":"bool","v":true}), "{v}");
+            r[1..].to_vec()
+        }).collect()
+    };
+
+    // Nothing matches: no rows, and the statement's columns with their types.
+    let (s, v) = read("SELECT n, s FROM t WHERE n > $1", json!([{"t":"int32","v":10}])).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(values(&v).is_empty(), "{v}");
+    assert_eq!(v["columns"], json!([["shop_row_present", "DbDataType::Boolean"], ["n", "DbDataType::Int32"], ["s", "DbDataType::Str"]]));
+
+    // One row with NULL columns.
+    let (s, v) = read("SELECT n, s, d FROM t WHERE n = $1", json!([{"t":"int32","v":2}])).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(values(&v), vec![vec![json!({"t":"int32","v":2}), json!({"t":"null"}), json!({"t":"null"})]]);
+
+    // Many rows, in the statement's order.
+    let (s, v) = read("SELECT n, s FROM t ORDER BY n DESC", json!([])).await;
+    assert_eq!(s, 200, "{v}");
+    let ns: Vec<Value> = values(&v).into_iter().map(|r| r[0]["v"].clone()).collect();
+    assert_eq!(ns, vec![json!(3), json!(2), json!(1)]);
+
+    // A page past the end, an aggregate over nothing, and a statement ending in a comment.
+    let (s, v) = read("SELECT n FROM t ORDER BY n LIMIT 2 OFFSET $1", json!([{"t":"int64","v":5}])).await;
+    assert_eq!((s, values(&v).len()), (200, 0), "{v}");
+    let (s, v) = read("SELECT count(*) AS c FROM t WHERE s = 'none'", json!([])).await;
+    assert_eq!((s, values(&v)), (200, vec![vec![json!({"t":"int64","v":0})]]), "{v}");
+    let (s, v) = read("SELECT n FROM t WHERE n = 1 -- one", json!([])).await;
+    assert_eq!((s, values(&v).len()), (200, 1), "{v}");
+
+    // A bad statement is still the database's error, not a hang or an empty answer.
+    let (s, v) = read("SELECT nope FROM t", json!([])).await;
+    assert_eq!(s, 500, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("Internal"), "{v}");
+    server.shutdown().await;
+    db.drop_db().await;
 }

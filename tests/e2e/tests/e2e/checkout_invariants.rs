@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use redis::AsyncCommands;
-use runtime_local::Limits;
 use shop_e2e::browser::Browser;
-use shop_e2e::reliability::{add, books, checkout_attempt, checkout_fields, placed_order_id, Books, GOOD_CARD, MUG, TEE};
+use shop_e2e::reliability::{
+    add, books, checkout_attempt, checkout_fields, failure_test_limits, placed_order_id, Books, GOOD_CARD, MUG, TEE,
+};
 use shop_e2e::stores::PrivatePostgres;
 use shop_e2e::upstream::{FaultyService, Mode};
 use shop_e2e::{Shop, ShopOptions};
@@ -25,15 +26,6 @@ const REFUND: &str = "/api/payment/refund";
 const SHIP: &str = "/api/shipping/ship_order";
 const SEND: &str = "/api/email/send_confirmation";
 const PLACE: &str = "/api/checkout/place_order";
-
-fn limits() -> Limits {
-    Limits {
-        backend_timeout: Duration::from_secs(1),
-        outbound_http_timeout: Duration::from_secs(2),
-        execution_time: Duration::from_secs(20),
-        ..Limits::default()
-    }
-}
 
 struct World {
     shop: Shop,
@@ -68,7 +60,7 @@ async fn world(pg: Option<String>) -> Result<World> {
     let shop = Shop::start_with_options(ShopOptions {
         overrides,
         pg_addr: pg,
-        limits: Some(limits()),
+        limits: Some(failure_test_limits()),
         on_load: Some(on_load),
         ..ShopOptions::default()
     })
@@ -210,7 +202,7 @@ async fn database_lost_between_charge_and_record() -> Result<()> {
     add(&mut b, MUG, 1).await?;
     let attempt = checkout_attempt(&mut b).await?;
     let fields = checkout_fields(GOOD_CARD, &attempt);
-    w.payment.set(CHARGE, Mode::Slow(Duration::from_millis(1500)));
+    w.payment.set(CHARGE, Mode::Held);
     let shopper = {
         let mut b = b.clone_session();
         let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -219,13 +211,14 @@ async fn database_lost_between_charge_and_record() -> Result<()> {
             b.post("/checkout", &f).await
         })
     };
-    // Stop the database while payment is charging.
+    // Stop the database while payment holds the charge, then let the charge go on.
     let started = std::time::Instant::now();
     while w.payment.calls(CHARGE) == 0 {
-        ensure!(started.elapsed() < Duration::from_secs(10), "the charge never started");
+        ensure!(started.elapsed() < Duration::from_secs(30), "the charge never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     pg.stop()?;
+    w.payment.release();
     let first = shopper.await??;
     ensure!(first.status == 503, "with the database gone after the charge: {} {}", first.status, first.body);
     pg.restart()?;
@@ -242,8 +235,10 @@ async fn database_lost_between_charge_and_record() -> Result<()> {
     Ok(())
 }
 
+/// The books once the restarted database answers (up to 60 s: a busy machine's margin).
 async fn books_when_up(shop: &Shop) -> Result<Books> {
-    for _ in 0..50 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         if let Ok(b) = books(shop).await {
             return Ok(b);
         }

@@ -3,7 +3,7 @@
 //! each documented request and response schema has exactly the property names and types of the
 //! Rust type that goes over the wire (examples made from the schema decode strictly into the
 //! type, unknown fields refused, and encode back to the same JSON, which validates).
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

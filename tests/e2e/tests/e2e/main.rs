@@ -1,0 +1,16 @@
+//! The end-to-end tests of the shop, one module per concern, in one test binary: each file used
+//! to be a binary of its own, and each linked wasmtime again (docs/reliability.md lists them).
+//! Run a part with a filter, e.g. `cargo test -p shop-e2e --test e2e -- dependencies::`.
+mod support;
+
+mod api_fuzz;
+mod bad_input;
+mod checkout_invariants;
+mod concurrency;
+mod dependencies;
+mod fuzz_bodies;
+mod hardening;
+mod imports;
+mod openapi;
+mod shop;
+mod split;
