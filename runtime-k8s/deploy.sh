@@ -42,6 +42,13 @@ sed -i "s#image: $placeholder#image: $image#" "$work/shop.yaml"
 say "applying"
 kubectl apply -f "$work/shop.yaml"
 
+# In-cluster stores first (the overlays that have them): the migration must not race initdb.
+# Their readiness probes pass only once the server accepts connections on its service address.
+for sts in $(kubectl -n "$ns" get statefulsets -o name); do
+  say "waiting for $sts"
+  kubectl -n "$ns" rollout status "$sts" --timeout=600s
+done
+
 # The operator creates one Deployment per SpinApp, named after it.
 apps=$(kubectl -n "$ns" get spinapps -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}')
 for app in $apps; do

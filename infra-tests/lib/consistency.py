@@ -9,6 +9,8 @@
   (the one allowed literal is the non-secret operator_token stand-in for components that don't
   read it), and every SpinApp sets every variable spin.toml requires;
 - every ServiceAccount an AuthorizationPolicy names exists in the same build;
+- a pod that runs as a non-root user can read the secret files it mounts: Kubernetes writes them
+  owned by root, and only fsGroup makes them readable (the kubelet then gives the group read);
 - the shim version and asset names the brief pins are the ones Ansible downloads.
 """
 import os
@@ -25,6 +27,37 @@ STAND_IN = "not-used-by-this-component"
 def load_docs(path):
     with open(path) as f:
         return [d for d in yaml.safe_load_all(f) if d]
+
+
+def pod_spec(doc):
+    """The pod spec of a workload (Pod, Job, Deployment, StatefulSet, CronJob...), if any."""
+    spec = doc.get("spec") or {}
+    if doc.get("kind") == "Pod":
+        return spec
+    if doc.get("kind") == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    return spec.get("template", {}).get("spec")
+
+
+def unreadable_secrets(doc):
+    """Secret volumes a non-root pod may not read: the files are owned by root, so a pod's user
+    reads them through fsGroup (the kubelet chowns them to the group and adds group read,
+    whatever defaultMode says) or, without it, only if the mode lets everyone read."""
+    spec = pod_spec(doc)
+    if not spec:
+        return []
+    ctx = spec.get("securityContext") or {}
+    if ctx.get("runAsUser", 0) == 0 or "fsGroup" in ctx:
+        return []
+    out = []
+    for vol in spec.get("volumes", []):
+        secret = vol.get("secret")
+        if secret is None:
+            continue
+        modes = [secret.get("defaultMode", 0o644)] + [i["mode"] for i in secret.get("items", []) if "mode" in i]
+        if any(m & 0o004 == 0 for m in modes):
+            out.append(f"secret volume {vol['name']} mounted as uid {ctx['runAsUser']} without fsGroup")
+    return out
 
 
 def main(root, build):
@@ -90,6 +123,7 @@ def main(root, build):
                     errors.append(f"{where}: required variable(s) {sorted(missing)} not set")
                 if spec.get("serviceAccountName") not in sas:
                     errors.append(f"{where}: ServiceAccount {spec.get('serviceAccountName')} not in this build")
+            errors.extend(f"{where}: {e}" for e in unreadable_secrets(d))
             if d["kind"] == "AuthorizationPolicy":
                 for rule in d["spec"].get("rules", []):
                     for src in rule.get("from", []):

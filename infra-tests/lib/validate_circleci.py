@@ -16,6 +16,45 @@ from referencing import Registry, Resource
 REMOTE = "https://raw.githubusercontent.com/CircleCI-Public/circleci-yaml-language-server/refs/heads/main/schema.json"
 
 
+def run_commands(job):
+    return [st["run"]["command"] if isinstance(st["run"], dict) else st["run"]
+            for st in job.get("steps", []) if isinstance(st, dict) and "run" in st]
+
+
+def pipeline_rules(config):
+    """What the shop's pipeline must keep (skipped for configs without a deploy job, like fixtures):
+    one deploy at a time across pipelines; the browser suite on an image that can install Chromium
+    (not cimg/*, which is Ubuntu: Chromium only as a snap), and each suite run in one job only."""
+    jobs = config.get("jobs", {})
+    if "deploy" not in jobs:
+        return []
+    problems = []
+    for wf_name, wf in config.get("workflows", {}).items():
+        for item in (wf.get("jobs", []) if isinstance(wf, dict) else []):
+            name, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+            if name == "deploy" and not (spec or {}).get("serial-group"):
+                problems.append(f"workflow {wf_name}: deploy has no serial-group: two pipelines could deploy at once")
+    suites = {}
+    for name, job in jobs.items():
+        for cmd in run_commands(job):
+            for line in cmd.splitlines():
+                words = line.split()
+                if "scripts/test" in words:
+                    args = words[words.index("scripts/test") + 1:]
+                    for suite in args or ["cargo", "infra", "browser"]:
+                        suites.setdefault(suite, []).append(name)
+                if "infra-tests/run" in words:
+                    suites.setdefault("infra", []).append(name)
+    for suite, where in sorted(suites.items()):
+        if len(where) > 1:
+            problems.append(f"the {suite} suite runs in more than one job: {where}")
+    for name in suites.get("browser", []):
+        image = jobs[name].get("docker", [{}])[0].get("image", "")
+        if image.startswith("cimg/"):
+            problems.append(f"job {name} runs the browser suite on {image} (Ubuntu: no Chromium package)")
+    return problems
+
+
 def main(schema_dir, config_path):
     with open(os.path.join(schema_dir, "schemastore-circleciconfig.json")) as f:
         root = json.load(f)
@@ -45,6 +84,7 @@ def main(schema_dir, config_path):
             for req in (spec or {}).get("requires", []):
                 if req not in jobs:
                     problems.append(f"workflow {wf_name}: {name} requires undefined job {req}")
+    problems += pipeline_rules(config)
     for p in problems:
         print(f"  {p}")
     print(f"{config_path}: {'valid' if not errors and not problems else 'INVALID'}")

@@ -45,6 +45,15 @@ provider "aws" {
 
 data "aws_caller_identity" "current" {}
 
+# Auto Scaling's service-linked role exists only after an account's first Auto Scaling group, but
+# the cluster's EBS key policy names it, and KMS refuses a policy with a principal that does not
+# exist. Created here, before the cluster; the cluster module reads it (data.aws_iam_role). In an
+# account that has it already: terraform import aws_iam_service_linked_role.autoscaling
+#   arn:aws:iam::<account>:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling
+resource "aws_iam_service_linked_role" "autoscaling" {
+  aws_service_name = "autoscaling.amazonaws.com"
+}
+
 resource "aws_kms_key" "state" {
   description         = "${var.project} Terraform state"
   enable_key_rotation = true

@@ -18,6 +18,12 @@ resource "aws_key_pair" "ansible" {
 }
 
 # ---------------------------------------------------------------- EBS encryption key
+# Auto Scaling's service-linked role, created by ../../bootstrap: read here so that a plan fails
+# clearly, and before the key, when it is missing (a key policy naming it would be refused).
+data "aws_iam_role" "autoscaling" {
+  name = "AWSServiceRoleForAutoScaling"
+}
+
 # Usable by the account, by Auto Scaling's service-linked role (encrypted root volumes of
 # launched workers) and through grants by EC2 (the EBS CSI driver's volumes).
 resource "aws_kms_key" "ebs" {
@@ -36,14 +42,14 @@ resource "aws_kms_key" "ebs" {
       {
         Sid       = "AutoScalingUse"
         Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${var.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling" }
+        Principal = { AWS = data.aws_iam_role.autoscaling.arn }
         Action    = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
         Resource  = "*"
       },
       {
         Sid       = "AutoScalingGrants"
         Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${var.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling" }
+        Principal = { AWS = data.aws_iam_role.autoscaling.arn }
         Action    = "kms:CreateGrant"
         Resource  = "*"
         Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
