@@ -29,7 +29,7 @@ module "registry" {
   region              = var.region
   circleci_org_id     = var.circleci_org_id
   circleci_project_id = var.circleci_project_id
-  # The deploy role may open SSM port-forwarding sessions to the control plane (kubectl).
+  # The deploy role may run the deploy document on the control plane, and nothing else.
   control_plane_instance_arn = module.cluster.control_plane_instance_arn
 }
 

@@ -54,6 +54,11 @@ output "ci_deploy_role_arn" {
   value       = module.registry.ci_deploy_role_arn
 }
 
+output "deploy_document_name" {
+  description = "SSM document the deploy job runs on the control plane (context variable DEPLOY_DOCUMENT_NAME)."
+  value       = module.registry.deploy_document_name
+}
+
 output "public_url" {
   description = "The shop's public URL."
   value       = "https://${var.domain_name}"

@@ -23,8 +23,9 @@ def run_commands(job):
 
 def pipeline_rules(config):
     """What the shop's pipeline must keep (skipped for configs without a deploy job, like fixtures):
-    one deploy at a time across pipelines; the browser suite on an image that can install Chromium
-    (not cimg/*, which is Ubuntu: Chromium only as a snap), and each suite run in one job only."""
+    one deploy at a time across pipelines, through the SSM deploy document (no cluster credential
+    or kubectl in CI); the browser suite on an image that can install Chromium (not cimg/*, which
+    is Ubuntu: Chromium only as a snap), and each suite run in one job only."""
     jobs = config.get("jobs", {})
     if "deploy" not in jobs:
         return []
@@ -45,6 +46,14 @@ def pipeline_rules(config):
                         suites.setdefault(suite, []).append(name)
                 if "infra-tests/run" in words:
                     suites.setdefault("infra", []).append(name)
+    # Deploys go through the SSM deploy document: CI holds no cluster credential and installs
+    # neither the Session Manager plugin nor kubectl.
+    text = yaml.safe_dump(config)
+    for word in ("session-manager-plugin", "kubectl", "K8S_DEPLOYER_TOKEN", "K8S_CA_DATA", "start-session"):
+        if word in text:
+            problems.append(f"the pipeline mentions {word}: deploys go through the SSM deploy document")
+    if "ssm send-command" not in " ".join(run_commands(jobs["deploy"])):
+        problems.append("job deploy does not send the SSM deploy document")
     for suite, where in sorted(suites.items()):
         if len(where) > 1:
             problems.append(f"the {suite} suite runs in more than one job: {where}")

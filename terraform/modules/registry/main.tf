@@ -121,27 +121,52 @@ resource "aws_iam_role" "ci_deploy" {
   max_session_duration = 3600
 }
 
-# kubectl from CI: an SSM port-forwarding session to the control plane's API server (6443),
-# nothing else. Kubernetes RBAC (ansible/roles/shop: ServiceAccount shop-deployer) limits what
-# the token can change.
+# CI deploys by asking the control plane to run runtime-k8s/deploy.sh, through this document and
+# nothing else: no API server access, no cluster token, no Session Manager plugin in CI. The one
+# parameter is the artifact, by digest, of this account's repository; the pattern leaves no room
+# for anything else in the command line. The overlay and the manifests are the ones Ansible
+# installed on the control plane (ansible/roles/shop), and deploy.sh acts as the namespaced
+# shop-deployer ServiceAccount.
+resource "aws_ssm_document" "deploy" {
+  name            = "${var.name}-deploy"
+  document_type   = "Command"
+  document_format = "YAML"
+  content = yamlencode({
+    schemaVersion = "2.2"
+    description   = "Deploy the shop's OCI artifact (by digest) with runtime-k8s/deploy.sh, then migrate."
+    parameters = {
+      ImageReference = {
+        type           = "String"
+        description    = "The artifact CI pushed: <repository>@sha256:<digest>."
+        allowedPattern = "^${replace(aws_ecr_repository.shop.repository_url, ".", "\\.")}@sha256:[0-9a-f]{64}$"
+      }
+    }
+    mainSteps = [{
+      action = "aws:runShellScript"
+      name   = "deploy"
+      inputs = {
+        timeoutSeconds = "1800"
+        runCommand = [
+          "set -eu",
+          "cd /opt/shop",
+          "KUBECONFIG=/opt/shop/deployer.kubeconfig bash runtime-k8s/deploy.sh \"$(cat overlay)\" '{{ ImageReference }}'",
+        ]
+      }
+    }]
+  })
+}
+
 data "aws_iam_policy_document" "ci_deploy" {
+  # SendCommand is authorised against the document and the instance: only this one on that one.
   statement {
-    sid     = "PortForwardToControlPlane"
-    actions = ["ssm:StartSession"]
-    resources = [
-      var.control_plane_instance_arn,
-      "arn:aws:ssm:${var.region}::document/AWS-StartPortForwardingSession",
-    ]
+    sid       = "RunTheDeployDocumentOnTheControlPlane"
+    actions   = ["ssm:SendCommand"]
+    resources = [aws_ssm_document.deploy.arn, var.control_plane_instance_arn]
   }
   statement {
-    sid       = "EndOwnSessions"
-    actions   = ["ssm:TerminateSession", "ssm:ResumeSession"]
-    resources = ["arn:aws:ssm:${var.region}:${var.account_id}:session/*"]
-    condition {
-      test     = "StringLike"
-      variable = "ssm:resourceTag/aws:ssmmessages:session-id"
-      values   = ["$${aws:userid}*"]
-    }
+    sid       = "ReadCommandResults"
+    actions   = ["ssm:GetCommandInvocation", "ssm:ListCommandInvocations"]
+    resources = ["*"]
   }
   statement {
     sid       = "ReadArtifact"

@@ -22,3 +22,8 @@ output "ci_deploy_role_arn" {
   description = "Role CircleCI assumes to deploy."
   value       = aws_iam_role.ci_deploy.arn
 }
+
+output "deploy_document_name" {
+  description = "SSM Command document CI sends to the control plane to deploy."
+  value       = aws_ssm_document.deploy.name
+}

@@ -29,6 +29,6 @@ variable "circleci_project_id" {
 }
 
 variable "control_plane_instance_arn" {
-  description = "The deploy role may port-forward to this instance through SSM."
+  description = "The deploy role may run the deploy document on this instance (the control plane)."
   type        = string
 }
