@@ -31,6 +31,8 @@ module "registry" {
   circleci_project_id = var.circleci_project_id
   # The deploy role may run the deploy document on the control plane, and nothing else.
   control_plane_instance_arn = module.cluster.control_plane_instance_arn
+  # The nodes read the binaries CI builds for them through this endpoint only.
+  s3_endpoint_id = module.network.s3_endpoint_id
 }
 
 module "cluster" {

@@ -59,6 +59,16 @@ output "deploy_document_name" {
   value       = module.registry.deploy_document_name
 }
 
+output "node_binaries_bucket" {
+  description = "Where CI publishes containerd-shim-spin for the nodes (context variable NODE_BINARIES_BUCKET)."
+  value       = module.registry.node_binaries_bucket
+}
+
+output "name" {
+  description = "Name prefix of the resources (SSM parameters /<name>/node-binaries/...)."
+  value       = local.name
+}
+
 output "public_url" {
   description = "The shop's public URL."
   value       = "https://${var.domain_name}"

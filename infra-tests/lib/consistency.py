@@ -11,7 +11,8 @@
 - every ServiceAccount an AuthorizationPolicy names exists in the same build;
 - a pod that runs as a non-root user can read the secret files it mounts: Kubernetes writes them
   owned by root, and only fsGroup makes them readable (the kubelet then gives the group read);
-- the shim version and asset names the brief pins are the ones Ansible downloads.
+- the shim is the pinned upstream commit of v0.24.0, built by CI and downloaded from the
+  node-binaries bucket.
 """
 import os
 import re
@@ -22,6 +23,7 @@ import yaml
 
 SECRETS = {"operator_token", "internal_token", "db_url", "redis_url"}
 STAND_IN = "not-used-by-this-component"
+SHIM_COMMIT = "de7f584fd60ef0a83461bf332f92093b103dff35"  # containerd-shim-spin v0.24.0
 
 
 def load_docs(path):
@@ -80,11 +82,14 @@ def main(root, build):
     versions = yaml.safe_load(open(os.path.join(root, "ansible/group_vars/all/versions.yml")))
     if versions.get("containerd_shim_spin_version") != "v0.24.0":
         errors.append("containerd_shim_spin_version is not v0.24.0")
-    if set(versions.get("containerd_shim_spin_sha256", {})) != {"x86_64", "aarch64"}:
-        errors.append("containerd_shim_spin_sha256 must have x86_64 and aarch64 entries")
+    if versions.get("containerd_shim_spin_commit") != SHIM_COMMIT:
+        errors.append(f"containerd_shim_spin_commit is not {SHIM_COMMIT} (tag v0.24.0)")
     shim_defaults = open(os.path.join(root, "ansible/roles/containerd/defaults/main.yml")).read()
-    if "containerd-shim-spin-v2-linux-{{ ansible_facts['architecture'] }}.tar.gz" not in shim_defaults:
-        errors.append("the shim URL is not the containerd-shim-spin-v2-linux-<arch>.tar.gz asset")
+    if "https://{{ node_binaries_bucket }}.s3." not in shim_defaults:
+        errors.append("the nodes do not download the shim from the node-binaries bucket")
+    circleci = open(os.path.join(root, ".circleci/config.yml")).read()
+    if "containerd_shim_spin_commit" not in circleci or "git rev-parse HEAD" not in circleci:
+        errors.append("CircleCI does not build the shim from the pinned commit (job shim)")
 
     with open(os.path.join(root, "spin.toml"), "rb") as f:
         manifest = tomllib.load(f)

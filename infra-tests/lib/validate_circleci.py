@@ -52,8 +52,9 @@ def pipeline_rules(config):
     for word in ("session-manager-plugin", "kubectl", "K8S_DEPLOYER_TOKEN", "K8S_CA_DATA", "start-session"):
         if word in text:
             problems.append(f"the pipeline mentions {word}: deploys go through the SSM deploy document")
-    if "ssm send-command" not in " ".join(run_commands(jobs["deploy"])):
-        problems.append("job deploy does not send the SSM deploy document")
+    commands = [c for j in list(jobs.values()) + list((config.get("commands") or {}).values()) for c in run_commands(j)]
+    if not any('aws ssm send-command --document-name "$DEPLOY_DOCUMENT_NAME"' in c for c in commands):
+        problems.append("the pipeline does not deploy by sending the SSM deploy document")
     for suite, where in sorted(suites.items()):
         if len(where) > 1:
             problems.append(f"the {suite} suite runs in more than one job: {where}")

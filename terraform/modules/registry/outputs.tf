@@ -27,3 +27,8 @@ output "deploy_document_name" {
   description = "SSM Command document CI sends to the control plane to deploy."
   value       = aws_ssm_document.deploy.name
 }
+
+output "node_binaries_bucket" {
+  description = "Bucket of the binaries CI builds for the nodes (containerd-shim-spin)."
+  value       = aws_s3_bucket.node_binaries.id
+}

@@ -32,3 +32,8 @@ variable "control_plane_instance_arn" {
   description = "The deploy role may run the deploy document on this instance (the control plane)."
   type        = string
 }
+
+variable "s3_endpoint_id" {
+  description = "The VPC's S3 gateway endpoint: the only way to read the node binaries bucket."
+  type        = string
+}
