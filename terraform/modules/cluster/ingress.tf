@@ -3,95 +3,27 @@
 # to the Istio ingress gateway's NodePort on every worker (private subnets).
 data "aws_elb_service_account" "this" {}
 
-resource "aws_s3_bucket" "alb_logs" {
-  #checkov:skip=CKV_AWS_18:This is the access-log bucket itself; logging it into another bucket adds nothing
-  #checkov:skip=CKV2_AWS_62:No consumer for object events on access logs
-  #checkov:skip=CKV_AWS_144:Access logs are not replicated cross-region (400-day retention in-region suffices)
-  #checkov:skip=CKV_AWS_145:ELB access log delivery supports SSE-S3 only, not SSE-KMS
-  bucket        = "${var.name}-alb-logs-${var.account_id}"
-  force_destroy = false
-}
+module "alb_logs" {
+  source = "../sse-s3-bucket"
 
-resource "aws_s3_bucket_public_access_block" "alb_logs" {
-  bucket                  = aws_s3_bucket.alb_logs.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "alb_logs" {
-  bucket = aws_s3_bucket.alb_logs.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_versioning" "alb_logs" {
-  bucket = aws_s3_bucket.alb_logs.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-# ELB access logs only support SSE-S3 (not SSE-KMS).
-resource "aws_s3_bucket_server_side_encryption_configuration" "alb_logs" {
-  bucket = aws_s3_bucket.alb_logs.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "alb_logs" {
-  bucket = aws_s3_bucket.alb_logs.id
-  rule {
-    id     = "expire-access-logs"
-    status = "Enabled"
-    filter {}
-    expiration {
-      days = 400
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
+  # ELB access log delivery supports SSE-S3 only, not SSE-KMS.
+  bucket            = "${var.name}-alb-logs-${var.account_id}"
+  policy_json       = data.aws_iam_policy_document.alb_logs.json
+  lifecycle_rule_id = "expire-access-logs"
+  expiration_days   = 400
+  noncurrent_days   = 30
 }
 
 data "aws_iam_policy_document" "alb_logs" {
   statement {
     sid       = "ElbLogDelivery"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.alb_logs.arn}/alb/AWSLogs/${var.account_id}/*"]
+    resources = ["arn:aws:s3:::${var.name}-alb-logs-${var.account_id}/alb/AWSLogs/${var.account_id}/*"]
     principals {
       type        = "AWS"
       identifiers = [data.aws_elb_service_account.this.arn]
     }
   }
-  statement {
-    sid       = "TlsOnly"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.alb_logs.arn, "${aws_s3_bucket.alb_logs.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "alb_logs" {
-  bucket = aws_s3_bucket.alb_logs.id
-  policy = data.aws_iam_policy_document.alb_logs.json
 }
 
 resource "aws_lb" "public" {
@@ -104,12 +36,12 @@ resource "aws_lb" "public" {
   enable_deletion_protection = true
 
   access_logs {
-    bucket  = aws_s3_bucket.alb_logs.id
+    bucket  = module.alb_logs.id
     prefix  = "alb"
     enabled = true
   }
 
-  depends_on = [aws_s3_bucket_policy.alb_logs]
+  depends_on = [module.alb_logs]
 }
 
 resource "aws_lb_target_group" "ingress" {
@@ -322,4 +254,39 @@ moved {
 resource "aws_wafv2_web_acl_logging_configuration" "shop" {
   resource_arn            = aws_wafv2_web_acl.shop.arn
   log_destination_configs = [module.waf_logs.arn]
+}
+
+moved {
+  from = aws_s3_bucket.alb_logs
+  to   = module.alb_logs.aws_s3_bucket.this
+}
+
+moved {
+  from = aws_s3_bucket_public_access_block.alb_logs
+  to   = module.alb_logs.aws_s3_bucket_public_access_block.this
+}
+
+moved {
+  from = aws_s3_bucket_ownership_controls.alb_logs
+  to   = module.alb_logs.aws_s3_bucket_ownership_controls.this
+}
+
+moved {
+  from = aws_s3_bucket_versioning.alb_logs
+  to   = module.alb_logs.aws_s3_bucket_versioning.this
+}
+
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.alb_logs
+  to   = module.alb_logs.aws_s3_bucket_server_side_encryption_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.alb_logs
+  to   = module.alb_logs.aws_s3_bucket_lifecycle_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.alb_logs
+  to   = module.alb_logs.aws_s3_bucket_policy.this
 }

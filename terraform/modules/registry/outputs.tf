@@ -30,5 +30,5 @@ output "deploy_document_name" {
 
 output "node_binaries_bucket" {
   description = "Bucket of the binaries CI builds for the nodes (containerd-shim-spin)."
-  value       = aws_s3_bucket.node_binaries.id
+  value       = module.node_binaries.id
 }
