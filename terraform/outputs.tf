@@ -29,6 +29,11 @@ output "worker_asg_name" {
   value       = module.cluster.worker_asg_name
 }
 
+output "vpc_cidr" {
+  description = "The VPC's range: the node addresses kubelet-csr-approver accepts."
+  value       = var.vpc_cidr
+}
+
 output "pod_cidr" {
   description = "Pod network (kubeadm podSubnet, Calico IP pool); outside the VPC range."
   value       = module.cluster.pod_cidr

@@ -9,6 +9,8 @@
   (the one allowed literal is the non-secret operator_token stand-in for components that don't
   read it), and every SpinApp sets every variable spin.toml requires;
 - every ServiceAccount an AuthorizationPolicy names exists in the same build;
+- metrics-server is installed (else every HPA is inert) and verifies cluster-signed kubelet
+  serving certificates;
 - a pod that runs as a non-root user can read the secret files it mounts: Kubernetes writes them
   owned by root, and only fsGroup makes them readable (the kubelet then gives the group read);
 - the shim is the pinned upstream commit of v0.24.0, built by CI and downloaded from the
@@ -90,6 +92,18 @@ def main(root, build):
     circleci = open(os.path.join(root, ".circleci/config.yml")).read()
     if "containerd_shim_spin_commit" not in circleci or "git rev-parse HEAD" not in circleci:
         errors.append("CircleCI does not build the shim from the pinned commit (job shim)")
+
+    # HPAs need the metrics API: metrics-server installed, verifying cluster-signed kubelet certs.
+    site = yaml.safe_load(open(os.path.join(root, "ansible/site.yml")))
+    roles = {r for play in site if isinstance(play, dict) for r in play.get("roles", [])}
+    if "metrics_server" not in roles:
+        errors.append("site.yml installs no metrics-server: every HorizontalPodAutoscaler would be inert")
+    kubeadm = open(os.path.join(root, "ansible/roles/kubeadm_control_plane/templates/kubeadm-config.yaml.j2")).read()
+    if "serverTLSBootstrap: true" not in kubeadm:
+        errors.append("kubelets do not request cluster-signed serving certificates (serverTLSBootstrap)")
+    metrics = open(os.path.join(root, "ansible/roles/metrics_server/tasks/main.yml")).read()
+    if "kubelet-insecure-tls" in metrics:
+        errors.append("metrics-server must verify the kubelets, not skip TLS")
 
     with open(os.path.join(root, "spin.toml"), "rb") as f:
         manifest = tomllib.load(f)
