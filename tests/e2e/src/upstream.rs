@@ -52,8 +52,8 @@ struct State {
     /// One-shot modes per path, used before `modes`.
     once: HashMap<String, Vec<Mode>>,
     seen: Vec<Seen>,
-    /// Opened by [`FaultyService::release`]; held calls wait for it.
-    released: Option<tokio::sync::watch::Sender<bool>>,
+    /// Opened (set to true) by [`FaultyService::release`]; held calls wait for it.
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 /// The stand-in server; stops when dropped.
@@ -69,7 +69,7 @@ impl FaultyService {
     pub async fn start(component: &str) -> Result<FaultyService> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
-        let state = Arc::new(Mutex::new(State { released: Some(tokio::sync::watch::Sender::new(false)), ..State::default() }));
+        let state = Arc::new(Mutex::new(State::default()));
         state.lock().unwrap().modes.insert("*".into(), Mode::Forward);
         let (st, comp) = (state.clone(), component.to_string());
         let accept = tokio::spawn(async move {
@@ -118,9 +118,7 @@ impl FaultyService {
 
     /// Lets every held call (and any later one in [`Mode::Held`]) go on.
     pub fn release(&self) {
-        if let Some(gate) = &self.state.lock().unwrap().released {
-            gate.send_replace(true);
-        }
+        self.state.lock().unwrap().released.send_replace(true);
     }
 
     /// Back to forwarding everything.
@@ -162,7 +160,7 @@ async fn handle(state: Arc<Mutex<State>>, component: String, req: hyper::Request
             .or_else(|| s.modes.get("*").cloned())
             .unwrap_or(Mode::Forward);
         s.seen.push(Seen { path: path.clone(), mode: mode.clone() });
-        let released = s.released.as_ref().expect("set at start").subscribe();
+        let released = s.released.subscribe();
         (mode, s.app.clone(), released)
     };
     let forward = async {
