@@ -11,6 +11,7 @@
 - every ServiceAccount an AuthorizationPolicy names exists in the same build;
 - metrics-server is installed (else every HPA is inert) and verifies cluster-signed kubelet
   serving certificates;
+- Istio merges slashes before matching paths, and the ingress gateway trusts one proxy (the ALB);
 - a pod that runs as a non-root user can read the secret files it mounts: Kubernetes writes them
   owned by root, and only fsGroup makes them readable (the kubelet then gives the group read);
 - the shim is the pinned upstream commit of v0.24.0, built by CI and downloaded from the
@@ -104,6 +105,17 @@ def main(root, build):
     metrics = open(os.path.join(root, "ansible/roles/metrics_server/tasks/main.yml")).read()
     if "kubelet-insecure-tls" in metrics:
         errors.append("metrics-server must verify the kubelets, not skip TLS")
+
+    # Istio: paths normalized with merged slashes before policies match; the ALB is one trusted hop.
+    istio = yaml.safe_load(open(os.path.join(root, "ansible/roles/istio/tasks/main.yml")))
+    values = {t["kubernetes.core.helm"]["name"]: t["kubernetes.core.helm"].get("values", {})
+              for t in istio if "kubernetes.core.helm" in t}
+    normalization = values.get("istiod", {}).get("meshConfig", {}).get("pathNormalization", {}).get("normalization")
+    if normalization not in ("MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"):
+        errors.append(f"istiod path normalization is {normalization!r}: `//api/...` would slip past notPaths")
+    gateway_config = values.get("istio-ingressgateway", {}).get("podAnnotations", {}).get("proxy.istio.io/config", "")
+    if '"numTrustedProxies": 1' not in gateway_config:
+        errors.append("the ingress gateway does not trust the ALB's X-Forwarded-For hop (numTrustedProxies)")
 
     with open(os.path.join(root, "spin.toml"), "rb") as f:
         manifest = tomllib.load(f)
