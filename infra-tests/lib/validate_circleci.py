@@ -16,6 +16,14 @@ from referencing import Registry, Resource
 REMOTE = "https://raw.githubusercontent.com/CircleCI-Public/circleci-yaml-language-server/refs/heads/main/schema.json"
 
 
+def workflow_jobs(config):
+    """(workflow, job name, its invocation's settings) for every job a workflow runs."""
+    for wf_name, wf in config.get("workflows", {}).items():
+        for item in (wf.get("jobs", []) if isinstance(wf, dict) else []):
+            name, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+            yield wf_name, name, spec or {}
+
+
 def run_commands(job):
     return [st["run"]["command"] if isinstance(st["run"], dict) else st["run"]
             for st in job.get("steps", []) if isinstance(st, dict) and "run" in st]
@@ -30,11 +38,9 @@ def pipeline_rules(config):
     if "deploy" not in jobs:
         return []
     problems = []
-    for wf_name, wf in config.get("workflows", {}).items():
-        for item in (wf.get("jobs", []) if isinstance(wf, dict) else []):
-            name, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
-            if name == "deploy" and not (spec or {}).get("serial-group"):
-                problems.append(f"workflow {wf_name}: deploy has no serial-group: two pipelines could deploy at once")
+    for wf_name, name, spec in workflow_jobs(config):
+        if name == "deploy" and not spec.get("serial-group"):
+            problems.append(f"workflow {wf_name}: deploy has no serial-group: two pipelines could deploy at once")
     suites = {}
     for name, job in jobs.items():
         for cmd in run_commands(job):
@@ -84,16 +90,12 @@ def main(schema_dir, config_path):
     # The schema admits almost any mapping under `jobs`; check the references it cannot.
     problems = []
     jobs = set(config.get("jobs", {}))
-    for wf_name, wf in config.get("workflows", {}).items():
-        if not isinstance(wf, dict):
-            continue
-        for item in wf.get("jobs", []):
-            name, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
-            if name not in jobs:
-                problems.append(f"workflow {wf_name}: job {name} is not defined")
-            for req in (spec or {}).get("requires", []):
-                if req not in jobs:
-                    problems.append(f"workflow {wf_name}: {name} requires undefined job {req}")
+    for wf_name, name, spec in workflow_jobs(config):
+        if name not in jobs:
+            problems.append(f"workflow {wf_name}: job {name} is not defined")
+        for req in spec.get("requires", []):
+            if req not in jobs:
+                problems.append(f"workflow {wf_name}: {name} requires undefined job {req}")
     problems += pipeline_rules(config)
     for p in problems:
         print(f"  {p}")

@@ -167,11 +167,17 @@ fn gone_or(e: std::io::Error, pid: u32, sig: libc::c_int) -> Result<bool> {
     bail!("signalling {pid} with {} failed: {e}", signal_name(sig))
 }
 
-/// The parent pid of a process, from `/proc/<pid>/stat` (None when it is gone).
-fn parent_of(pid: u32) -> Option<u32> {
+/// The fields of `/proc/<pid>/stat` after the command name, from the state on (None when the
+/// process is gone). `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so the
+/// fields start after the last `)`.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so read after the last `)`.
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    Some(stat.rsplit_once(')')?.1.split_whitespace().map(str::to_string).collect())
+}
+
+/// The parent pid of a process (None when it is gone).
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
 }
 
 /// The pids of the processes whose parent is `parent`.
@@ -402,8 +408,7 @@ mod tests {
     use super::*;
 
     fn state(pid: u32) -> Option<char> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        stat.rsplit_once(')')?.1.trim_start().chars().next()
+        stat_fields(pid)?.first()?.chars().next()
     }
 
     /// The freeze's building block: a live child is signalled, a pid that is not (or no longer)
