@@ -33,6 +33,8 @@ module "registry" {
   control_plane_instance_arn = module.cluster.control_plane_instance_arn
   # The nodes read the binaries CI builds for them through this endpoint only.
   s3_endpoint_id = module.network.s3_endpoint_id
+  # The nodes pull third-party images through the registry's pull-through cache rules.
+  node_role_names = module.cluster.node_role_names
 }
 
 module "cluster" {
@@ -57,4 +59,22 @@ module "cluster" {
   ingress_node_ports          = var.ingress_node_ports
   ecr_repository_arn          = module.registry.repository_arn
   ecr_kms_key_arn             = module.registry.kms_key_arn
+  # New workers fetch their Ansible bundle from it at first boot (user-data).
+  node_binaries_bucket = module.registry.node_binaries_bucket
+}
+
+# Production stores: RDS PostgreSQL (Multi-AZ, PITR) and ElastiCache Redis (replicas, TLS, AUTH),
+# used by the external-stores overlay (docs/deploy.md, "Stores"). Off: the in-cluster demo stores.
+module "stores" {
+  source = "./modules/stores"
+  count  = var.managed_stores ? 1 : 0
+
+  name                            = local.name
+  account_id                      = data.aws_caller_identity.current.account_id
+  region                          = var.region
+  vpc_id                          = module.network.vpc_id
+  subnet_ids                      = module.network.private_subnet_ids
+  worker_security_group_id        = module.cluster.worker_security_group_id
+  control_plane_security_group_id = module.cluster.control_plane_security_group_id
+  log_retention_days              = var.log_retention_days
 }

@@ -29,6 +29,16 @@ output "worker_asg_name" {
   value       = module.cluster.worker_asg_name
 }
 
+output "worker_join_parameter" {
+  description = "SSM SecureString with the current kubeadm join command (control plane writes, workers read)."
+  value       = module.cluster.join_parameter_name
+}
+
+output "drain_document_name" {
+  description = "SSM document EventBridge sends to the control plane to drain a terminating worker."
+  value       = module.cluster.drain_document_name
+}
+
 output "vpc_cidr" {
   description = "The VPC's range: the node addresses kubelet-csr-approver accepts."
   value       = var.vpc_cidr
@@ -87,4 +97,40 @@ output "load_balancer_dns_name" {
 output "ebs_kms_key_arn" {
   description = "KMS key for EBS volumes (root volumes and the EBS CSI StorageClass)."
   value       = module.cluster.ebs_kms_key_arn
+}
+
+# Managed stores (null with managed_stores = false). Not secret: endpoints and secret ARNs.
+output "db_host" {
+  description = "host:port of RDS PostgreSQL (external-stores: db_host)."
+  value       = try(module.stores[0].db_host, null)
+}
+
+output "db_instance_identifier" {
+  description = "RDS instance (point-in-time restore source)."
+  value       = try(module.stores[0].db_instance_identifier, null)
+}
+
+output "db_master_secret_arn" {
+  description = "Secrets Manager secret of the RDS master credentials (read by Ansible only)."
+  value       = try(module.stores[0].db_master_secret_arn, null)
+}
+
+output "redis_host" {
+  description = "host:port of the ElastiCache primary endpoint (external-stores: redis_host)."
+  value       = try(module.stores[0].redis_host, null)
+}
+
+output "redis_replication_group_id" {
+  description = "ElastiCache replication group (snapshot restore source)."
+  value       = try(module.stores[0].redis_replication_group_id, null)
+}
+
+output "redis_auth_secret_arn" {
+  description = "Secrets Manager secret of the Redis AUTH token (read by Ansible only)."
+  value       = try(module.stores[0].redis_auth_secret_arn, null)
+}
+
+output "docker_hub_credential_secret" {
+  description = "Secret read by the Docker Hub pull-through cache rule: set it once (docs/deploy.md, section 3)."
+  value       = module.registry.docker_hub_credential_secret
 }

@@ -175,3 +175,9 @@ variable "log_retention_days" {
     error_message = "log_retention_days must be a CloudWatch retention value of at least 365."
   }
 }
+
+variable "managed_stores" {
+  description = "Create RDS PostgreSQL and ElastiCache Redis for the external-stores overlay (false: only the in-cluster demo stores)."
+  type        = bool
+  default     = true
+}

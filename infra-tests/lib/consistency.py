@@ -127,6 +127,10 @@ def main(root, build):
             continue
         docs = load_docs(os.path.join(build, name))
         sas = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
+        # istiod makes a waypoint's ServiceAccount, named after its Gateway (class istio-waypoint).
+        sas |= {d["metadata"]["name"] for d in docs if d["kind"] == "Gateway"
+                and d["apiVersion"].startswith("gateway.networking.k8s.io/")
+                and d["spec"].get("gatewayClassName") == "istio-waypoint"}
         for d in docs:
             where = f"{name}: {d['kind']}/{d['metadata']['name']}"
             if d["kind"] == "SpinApp":

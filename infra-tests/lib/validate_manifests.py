@@ -2,7 +2,7 @@
 """Validate rendered Kubernetes manifests, offline.
 
 Built-in kinds: kubernetes-validate (its bundled schemas, strict: unknown fields fail).
-CRD kinds (SpinKube, Istio): the JSON schemas in infra-tests/schemas/crds, derived from the CRDs'
+CRD kinds (SpinKube, Istio, Gateway API): the JSON schemas in infra-tests/schemas/crds, derived from the CRDs'
 openAPIV3Schema (lib/crd_to_jsonschema.py). A kind with neither schema fails: nothing passes
 unchecked. Usage: validate_manifests.py K8S_VERSION SCHEMA_DIR FILE...
 Prints one line per file; exits 1 if any document is invalid.
@@ -15,7 +15,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-CRD_GROUPS = ("core.spinkube.dev/", "networking.istio.io/", "security.istio.io/")
+CRD_GROUPS = ("core.spinkube.dev/", "networking.istio.io/", "security.istio.io/", "gateway.networking.k8s.io/")
 
 
 def crd_schema(schema_dir, doc):

@@ -8,7 +8,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = "6.49.0" # exact: .terraform.lock.hcl here records its hashes
     }
   }
 }

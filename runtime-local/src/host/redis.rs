@@ -43,6 +43,13 @@ impl RedisClients {
         if let Some(m) = managers.get(address) {
             return Ok(m.clone());
         }
+        if address.starts_with("rediss:") {
+            // Spin verifies the server with native-tls; runtime-local ships no TLS stack (as for
+            // Postgres), so say so instead of redis-rs's "feature not enabled" parse error.
+            return Err(Error::Other(
+                "runtime-local supports only unencrypted Redis connections: use a redis:// URL (got rediss://)".into(),
+            ));
+        }
         let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)

@@ -249,6 +249,16 @@ async fn redis_commands() {
         (500, json!({"error": "Error::InvalidAddress"})),
         "only the allowed port is reachable"
     );
+    // TLS is allowed by the manifest (as Spin would) but refused clearly: runtime-local has no TLS stack.
+    let (s, v) = redis(a, "api", json!({"op":"get","key":k("x"),"addr":format!("rediss://{}", redis_addr())})).await;
+    assert_eq!(s, 500);
+    let e = v["error"].as_str().unwrap();
+    assert!(e.starts_with("Error::Other(") && e.contains("use a redis:// URL"), "{e}");
+    assert_eq!(
+        redis(a, "deny", json!({"op":"get","key":k("x"),"addr":format!("rediss://{}", redis_addr())})).await,
+        (500, json!({"error": "Error::InvalidAddress"})),
+        "the allowed-hosts check comes first, as in Spin"
+    );
     server.shutdown().await;
 
     // Side effects are real: check with an independent client.

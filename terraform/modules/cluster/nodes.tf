@@ -116,9 +116,12 @@ resource "aws_iam_role_policy" "ecr_pull" {
   policy   = data.aws_iam_policy_document.ecr_pull.json
 }
 
-# The EBS CSI driver (ansible/roles/storage) runs on the workers and uses their role.
-resource "aws_iam_role_policy_attachment" "worker_ebs_csi" {
-  role       = aws_iam_role.worker.name
+# The EBS CSI controller (ansible/roles/storage) runs on the control plane, the only node whose
+# pods can reach IMDS (hop limit 2; Calico's imds-guard tier lets only this controller), and uses
+# its role. The workers' role cannot manage volumes: the node plugin on a worker (host network)
+# reads only its instance id and zone from IMDS and makes no EBS API calls.
+resource "aws_iam_role_policy_attachment" "control_plane_ebs_csi" {
+  role       = aws_iam_role.control_plane.name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 }
 
@@ -140,9 +143,9 @@ data "aws_iam_policy_document" "ebs_csi_kms" {
   }
 }
 
-resource "aws_iam_role_policy" "worker_ebs_csi_kms" {
+resource "aws_iam_role_policy" "control_plane_ebs_csi_kms" {
   name   = "ebs-csi-kms"
-  role   = aws_iam_role.worker.id
+  role   = aws_iam_role.control_plane.id
   policy = data.aws_iam_policy_document.ebs_csi_kms.json
 }
 
@@ -158,6 +161,7 @@ resource "aws_iam_instance_profile" "worker" {
 
 # ---------------------------------------------------------------- control plane
 resource "aws_instance" "control_plane" {
+  #checkov:skip=CKV_AWS_341:Hop limit 2 for the EBS CSI controller pod only; a Calico tier before default (ansible/roles/calico, files/imds-guard.yaml) denies IMDS to every other pod (workers have hop limit 1)
   ami                     = data.aws_ssm_parameter.ubuntu_ami.insecure_value
   instance_type           = var.control_plane_instance_type
   subnet_id               = var.private_subnet_ids[0]
@@ -168,10 +172,16 @@ resource "aws_instance" "control_plane" {
   ebs_optimized           = true
   disable_api_termination = true
 
+  # Hop limit 2: the EBS CSI controller (a pod, tolerating the control-plane taint) takes this
+  # role's credentials from IMDSv2. The other pods here (CoreDNS, calico-kube-controllers,
+  # ztunnel, ...) would reach them too: the Calico tier `imds-guard` (ansible/roles/calico,
+  # ordered before `default`) denies 169.254.169.254 to every pod but the EBS CSI controller's
+  # (checked by infra-tests/lib/check_nodes.py). Workers, where the shop and the ingress gateway
+  # run, keep hop limit 1.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 1
+    http_put_response_hop_limit = 2
     instance_metadata_tags      = "enabled"
   }
 
@@ -196,7 +206,6 @@ resource "aws_instance" "control_plane" {
 
 # ---------------------------------------------------------------- workers
 resource "aws_launch_template" "worker" {
-  #checkov:skip=CKV_AWS_341:Hop limit 2 lets the EBS CSI controller pod reach IMDSv2; the shop namespace's NetworkPolicies block pod egress to 169.254.169.254
   name_prefix            = "${var.name}-worker-"
   image_id               = data.aws_ssm_parameter.ubuntu_ami.insecure_value
   instance_type          = var.worker_instance_type
@@ -213,14 +222,26 @@ resource "aws_launch_template" "worker" {
     enabled = true
   }
 
-  # Hop limit 2: the EBS CSI controller (a pod) reads the instance identity through IMDSv2.
-  # The shop's namespace denies all egress but to its peers (no 169.254.169.254).
+  # Hop limit 1: IMDSv2 answers the node's own processes (kubelet's ECR credential provider,
+  # the first-boot join) but not pods, so no pod - the ingress gateway included - gets this
+  # role's credentials.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
     instance_metadata_tags      = "enabled"
   }
+
+  # First boot: run the worker roles locally from the bundle site.yml publishes and join with
+  # the short-lived credential the control plane keeps in SSM (workers_lifecycle.tf).
+  user_data = base64encode(templatefile("${path.module}/templates/worker-first-boot.sh.tftpl", {
+    name                 = var.name
+    region               = var.region
+    node_binaries_bucket = var.node_binaries_bucket
+    control_plane_ip     = aws_instance.control_plane.private_ip
+    bundle_parameter     = local.node_bundle_parameter
+    join_parameter       = local.join_parameter
+  }))
 
   block_device_mappings {
     device_name = "/dev/sda1"

@@ -105,3 +105,8 @@ variable "pod_cidr" {
   type        = string
   default     = "192.168.0.0/16"
 }
+
+variable "node_binaries_bucket" {
+  description = "Bucket of the node binaries and the workers' Ansible bundle (read through the VPC's S3 endpoint)."
+  type        = string
+}

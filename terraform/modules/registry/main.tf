@@ -29,19 +29,38 @@ resource "aws_ecr_repository" "shop" {
   }
 }
 
+# Two kinds of images: the artifacts (tag = commit) and, for each, cosign's signature (tag
+# sha256-<digest>.sig). The signatures get their own rule, first; a lower-priority rule cannot
+# expire what it matches, but still counts it ("Lifecycle policy evaluation rules", ECR user
+# guide), so the last rule's window of 200 images holds the last 100 artifacts and their 100
+# signatures: 100 rollback targets, not 50. ECR patterns have only `*`: commit tags cannot be
+# selected apart from the signatures.
 resource "aws_ecr_lifecycle_policy" "shop" {
   repository = aws_ecr_repository.shop.name
   policy = jsonencode({
-    rules = [{
-      rulePriority = 1
-      description  = "Keep the last 100 artifacts (rollback targets)"
-      selection = {
-        tagStatus   = "any"
-        countType   = "imageCountMoreThan"
-        countNumber = 100
-      }
-      action = { type = "expire" }
-    }]
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Keep the signatures of the last 100 artifacts (cosign, sha256-<digest>.sig)"
+        selection = {
+          tagStatus      = "tagged"
+          tagPatternList = ["sha256-*.sig"]
+          countType      = "imageCountMoreThan"
+          countNumber    = 100
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Keep the last 100 artifacts (commit tags; rollback targets) next to their 100 signatures"
+        selection = {
+          tagStatus   = "any"
+          countType   = "imageCountMoreThan"
+          countNumber = 200
+        }
+        action = { type = "expire" }
+      },
+    ]
   })
 }
 

@@ -32,3 +32,13 @@ output "node_binaries_bucket" {
   description = "Bucket of the binaries CI builds for the nodes (containerd-shim-spin)."
   value       = module.node_binaries.id
 }
+
+output "pull_through_cache_prefixes" {
+  description = "Repository prefixes of the pull-through cache rules (<registry>/<prefix>/<upstream path>)."
+  value       = local.pull_through_prefixes
+}
+
+output "docker_hub_credential_secret" {
+  description = "Secrets Manager secret the Docker Hub pull-through rule reads (the operator sets its value)."
+  value       = aws_secretsmanager_secret.docker_hub.name
+}

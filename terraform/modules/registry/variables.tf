@@ -37,3 +37,8 @@ variable "s3_endpoint_id" {
   description = "The VPC's S3 gateway endpoint: the only way to read the node binaries bucket."
   type        = string
 }
+
+variable "node_role_names" {
+  description = "IAM roles of the nodes (name by key), allowed to pull through the cache rules."
+  type        = map(string)
+}
