@@ -12,6 +12,7 @@ import declined from './specs/declined.mjs';
 import errors from './specs/errors.mjs';
 import journey from './specs/journey.mjs';
 import keyboard from './specs/keyboard.mjs';
+import outage from './specs/outage.mjs';
 import xss from './specs/xss.mjs';
 
 const ctx = { shop: null, browser: null };
@@ -43,6 +44,7 @@ describe('the shop in Chromium', { timeout: 10 * 60_000 }, () => {
       keyboard(ctx, vp);
       accessibility(ctx, vp);
       errors(ctx, vp);
+      outage(ctx, vp);
     });
   }
 });

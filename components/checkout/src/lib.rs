@@ -1,7 +1,9 @@
 //! checkout (private): places orders across carts, products, payment, shipping and email, and
 //! keeps them in PostgreSQL. See `place_order.rs` for the algorithm.
+mod fulfil;
 mod orders;
 mod place_order;
+mod reconcile;
 mod services;
 mod store;
 
@@ -20,6 +22,7 @@ async fn handle(req: Request) -> Response {
             ops::get_order => orders::get_order,
             ops::list_orders => orders::list_orders,
             ops::migrate => async |_: NoParams| orders::migrate(authorization),
+            ops::reconcile => async |req| reconcile::reconcile(authorization, req).await,
         })
     })
     .await

@@ -24,19 +24,17 @@
 //! A status change that finds the order already moved on (a concurrent request for the same
 //! attempt) answers with the order as stored.
 
-use serde_json::{json, Map, Value};
 use shop_contract::checkout::PlaceOrderRequest;
-use shop_contract::{carts, catalog, email, payment, shipping};
+use shop_contract::{carts, catalog, payment, shipping};
 use shop_contract::{CardDetails, ErrorCode, FieldError, Order, OrderLine, OrderStatus, ShopError};
-use shop_spin::wire::{address_from_wire, address_to_wire, card_from_wire, money_to_wire};
-use shop_domain::checkout::{recovery, resume_from, Failure, Recovery, Resume, Step};
+use shop_spin::wire::{address_from_wire, address_to_wire, card_from_wire, money_to_wire, order_status_from_wire};
+use shop_domain::checkout::{resume_from, Resume, Step};
 use shop_domain::{
     order, Address, Currency, EmailAddress, IdempotencyKey, Money, OrderId,
     PricingError, Quantity, SessionId, Sku,
 };
 
-use crate::services::Services;
-use crate::store::Store;
+use crate::fulfil::{log, Audience, Fulfilment};
 
 /// A place-order request that passed validation.
 struct Checkout {
@@ -51,16 +49,14 @@ struct Checkout {
 /// One request placing an order: the validated input and what it works with.
 struct PlaceOrder {
     checkout: Checkout,
-    store: Store,
-    services: Services,
+    fulfil: Fulfilment,
 }
 
 pub async fn place_order(req: PlaceOrderRequest) -> Result<Order, ShopError> {
     let checkout = validate(req)?;
     let run = PlaceOrder {
         checkout,
-        store: Store::open()?,
-        services: Services::from_config()?,
+        fulfil: Fulfilment::open(Audience::Shopper)?,
     };
     let order = match run.existing_order()? {
         Some(order) => order,
@@ -99,6 +95,7 @@ impl PlaceOrder {
     /// Step 2: the attempt's order, if it has one.
     fn existing_order(&self) -> Result<Option<Order>, ShopError> {
         let Some(order) = self
+            .fulfil
             .store
             .find_attempt(self.session(), self.checkout.attempt.as_str())?
         else {
@@ -133,7 +130,7 @@ impl PlaceOrder {
             created_at: String::new(),
             email_sent: false,
         };
-        if let Some(created_at) = self.store.insert_pending(&order, self.checkout.attempt.as_str())? {
+        if let Some(created_at) = self.fulfil.store.insert_pending(&order, self.checkout.attempt.as_str())? {
             log("info", "order created", &order, []);
             return Ok(Order { created_at, ..order });
         }
@@ -149,6 +146,7 @@ impl PlaceOrder {
             session: self.session().to_string(),
         };
         let cart = self
+            .fulfil
             .services
             .carts
             .call(carts::ops::get_cart, &cart_ref)
@@ -158,6 +156,7 @@ impl PlaceOrder {
         }
         let skus = cart.lines.iter().map(|l| l.sku.clone()).collect();
         let found = self
+            .fulfil
             .services
             .products
             .call(
@@ -227,6 +226,7 @@ impl PlaceOrder {
             currency: currency.code().to_string(),
         };
         let quote = self
+            .fulfil
             .services
             .shipping
             .call(shipping::ops::get_quote, &req)
@@ -246,24 +246,24 @@ impl PlaceOrder {
 
     /// Steps 5 to 7, from wherever the order is.
     async fn continue_order(&self, mut order: Order) -> Result<Order, ShopError> {
-        if resume_from(domain_status(order.status)) == Resume::Charge {
+        if resume_from(order_status_from_wire(order.status)) == Resume::Charge {
             order = self.charge(order).await?;
         }
         let mut shipped_now = false;
-        if resume_from(domain_status(order.status)) == Resume::Ship {
-            order = self.ship(order).await?;
+        if resume_from(order_status_from_wire(order.status)) == Resume::Ship {
+            order = self.fulfil.ship(order).await?;
             shipped_now = order.status == OrderStatus::Completed;
         }
         let email_due = order.status == OrderStatus::Completed && !order.email_sent;
         // Emptying the cart and the confirmation are independent: both at once.
         let empty_cart = async {
             if shipped_now {
-                self.empty_cart().await;
+                self.fulfil.empty_cart(self.session()).await;
             }
         };
         let confirmation = async {
             if email_due {
-                self.send_confirmation(order).await
+                self.fulfil.send_final_email(order).await
             } else {
                 order
             }
@@ -278,9 +278,10 @@ impl PlaceOrder {
             amount: order.total.clone(),
             card: self.checkout.card.clone(),
         };
-        match self.services.payment.call(payment::ops::charge, &req).await {
+        match self.fulfil.services.payment.call(payment::ops::charge, &req).await {
             Ok(receipt) => {
                 if !self
+                    .fulfil
                     .store
                     .mark_paid(&order.order_id, &receipt.transaction_id)?
                 {
@@ -292,182 +293,12 @@ impl PlaceOrder {
                     ..order
                 })
             }
-            Err(e) => Err(self.recover(&order, Step::Charge, e).await),
-        }
-    }
-
-    /// Step 6: ship the lines, once per order.
-    async fn ship(&self, order: Order) -> Result<Order, ShopError> {
-        let items = order
-            .lines
-            .iter()
-            .map(|l| shipping::ShipItem {
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-            })
-            .collect();
-        let req = shipping::ShipRequest {
-            idempotency_key: order.order_id.clone(),
-            address: order.address.clone(),
-            items,
-            currency: order.total.currency.clone(),
-        };
-        match self
-            .services
-            .shipping
-            .call(shipping::ops::ship_order, &req)
-            .await
-        {
-            Ok(shipment) => {
-                if !self
-                    .store
-                    .mark_completed(&order.order_id, &shipment.tracking_id)?
-                {
-                    return self.reload(&order.order_id);
-                }
-                let order = Order {
-                    status: OrderStatus::Completed,
-                    tracking_id: Some(shipment.tracking_id),
-                    ..order
-                };
-                log("info", "order completed", &order, []);
-                Ok(order)
-            }
-            Err(e) => Err(self.recover(&order, Step::Ship, e).await),
-        }
-    }
-
-    /// After a failed step: apply the recovery shop-domain decides, and return what to answer.
-    async fn recover(&self, order: &Order, step: Step, error: ShopError) -> ShopError {
-        let failure = match error.code {
-            ErrorCode::Unavailable | ErrorCode::Internal => Failure::Unknown,
-            _ => Failure::Refused,
-        };
-        match recovery(step, failure) {
-            // A decline keeps its 402 and reason, so the form can show it.
-            Recovery::Fail => {
-                self.fail(order, &error.message);
-                error
-            }
-            Recovery::KeepForRetry => ShopError::unavailable(
-                "We couldn't reach the payment service. Please try again in a moment; you won't be charged twice",
-            ),
-            Recovery::RefundThenFail => self.refund_and_fail(order, failure, error).await,
-        }
-    }
-
-    async fn refund_and_fail(
-        &self,
-        order: &Order,
-        failure: Failure,
-        error: ShopError,
-    ) -> ShopError {
-        let Some(transaction_id) = order.transaction_id.clone() else {
-            return ShopError::internal("A paid order has no transaction id");
-        };
-        let req = payment::RefundRequest {
-            transaction_id,
-            reason: format!("shipping failed: {}", error.message),
-        };
-        if let Err(refund_error) = self.services.payment.call(payment::ops::refund, &req).await {
-            let extra = [
-                ("shipping_error", json!(error.message)),
-                ("refund_error", json!(refund_error.message)),
-            ];
-            log(
-                "error",
-                "shipping and refund failed; order kept as paid",
-                order,
-                extra,
-            );
-            return ShopError::unavailable(
-                "We couldn't arrange shipping right now. Your order is saved: please try again in a moment",
-            );
-        }
-        match failure {
-            Failure::Unknown => {
-                let message = "We couldn't arrange shipping right now, so we refunded your payment. Please try again in a moment";
-                self.fail(order, message);
-                ShopError::unavailable(message)
-            }
-            Failure::Refused => {
-                let message = format!(
-                    "We couldn't ship your order ({}), so we refunded your payment",
-                    error.message
-                );
-                self.fail(order, &message);
-                ShopError::unprocessable(message)
-            }
-        }
-    }
-
-    /// Marks the order failed; if that cannot be stored, the order stays as it was (logged).
-    fn fail(&self, order: &Order, message: &str) {
-        let outcome = self.store.mark_failed(&order.order_id, message);
-        let extra = [
-            ("failure", json!(message)),
-            ("stored", json!(outcome.is_ok())),
-        ];
-        log(
-            if outcome.is_ok() { "info" } else { "error" },
-            "order failed",
-            order,
-            extra,
-        );
-    }
-
-    /// Step 7: the bought items leave the cart; failing that does not undo the order.
-    async fn empty_cart(&self) {
-        let cart_ref = carts::CartRef {
-            session: self.session().to_string(),
-        };
-        if let Err(e) = self
-            .services
-            .carts
-            .call(carts::ops::empty_cart, &cart_ref)
-            .await
-        {
-            shop_spin::log::error(&format!(
-                "could not empty the cart after an order: {}",
-                e.message
-            ));
-        }
-    }
-
-    /// Step 7: the confirmation email; failing it does not undo the order (`email_sent` stays false).
-    async fn send_confirmation(&self, order: Order) -> Order {
-        let req = email::ConfirmationRequest {
-            order: order.clone(),
-        };
-        match self
-            .services
-            .email
-            .call(email::ops::send_confirmation, &req)
-            .await
-        {
-            Ok(_) => match self.store.mark_email_sent(&order.order_id) {
-                Ok(_) => Order {
-                    email_sent: true,
-                    ..order
-                },
-                Err(_) => order,
-            },
-            Err(e) => {
-                log(
-                    "error",
-                    "confirmation email not sent",
-                    &order,
-                    [("error", json!(e.message))],
-                );
-                order
-            }
+            Err(e) => Err(self.fulfil.recover(&order, Step::Charge, e).await),
         }
     }
 
     fn reload(&self, order_id: &str) -> Result<Order, ShopError> {
-        self.store
-            .get(self.session(), order_id)?
-            .ok_or_else(|| ShopError::internal("An order vanished while it was placed"))
+        self.fulfil.reload(order_id)
     }
 
     fn session(&self) -> &str {
@@ -495,29 +326,8 @@ fn domain_line(
     })
 }
 
-fn domain_status(status: OrderStatus) -> shop_domain::OrderStatus {
-    match status {
-        OrderStatus::Pending => shop_domain::OrderStatus::Pending,
-        OrderStatus::Paid => shop_domain::OrderStatus::Paid,
-        OrderStatus::Completed => shop_domain::OrderStatus::Completed,
-        OrderStatus::Failed => shop_domain::OrderStatus::Failed,
-    }
-}
-
 fn new_order_id() -> OrderId {
     let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
     // XOR mixes away the UUID's fixed version bits, leaving 64 random bits for the 60 used.
     OrderId::from_random((high ^ low).to_be_bytes())
-}
-
-/// One log line about an order (never the card or the address).
-fn log<const N: usize>(level: &str, msg: &str, order: &Order, extra: [(&str, Value); N]) {
-    let mut fields = Map::new();
-    fields.insert("order_id".into(), json!(order.order_id));
-    fields.insert("total_minor".into(), json!(order.total.minor));
-    fields.insert("currency".into(), json!(order.total.currency));
-    for (k, v) in extra {
-        fields.insert(k.into(), v);
-    }
-    shop_spin::log::line(level, msg, fields);
 }

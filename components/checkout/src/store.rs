@@ -6,11 +6,18 @@ use shop_contract::{Address, MigrationReport, Money, Order, OrderLine, OrderStat
 use shop_spin::store::{column, migrate, pg_error, read, read_one_row, Migration};
 use spin_sdk::pg4::{Connection, ParameterValue as P, Row};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "orders",
-    sql: include_str!("../migrations/0001_orders.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "orders",
+        sql: include_str!("../migrations/0001_orders.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "reconcile",
+        sql: include_str!("../migrations/0002_reconcile.sql"),
+    },
+];
 
 /// `created_at` as RFC 3339 text (Spin cannot read `timestamptz`).
 macro_rules! created_at_text {
@@ -161,13 +168,73 @@ impl Store {
         )
     }
 
-    /// pending or paid → failed, with the reason in words for the shopper.
-    pub fn mark_failed(&self, order_id: &str, failure: &str) -> Result<bool, ShopError> {
+    /// pending or paid → failed, with the reason in words for the shopper; `notice_due` when
+    /// the shopper is not there to see it (the reconciler), so that a failure notice is sent.
+    pub fn mark_failed(&self, order_id: &str, failure: &str, notice_due: bool) -> Result<bool, ShopError> {
         self.update(
-            "UPDATE orders SET status = 'failed', failure = $2, updated_at = now() \
+            "UPDATE orders SET status = 'failed', failure = $2, notice_due = $3, updated_at = now() \
              WHERE order_id = $1 AND status IN ('pending', 'paid')",
-            &[P::Str(order_id.into()), P::Str(failure.into())],
+            &[P::Str(order_id.into()), P::Str(failure.into()), P::Boolean(notice_due)],
         )
+    }
+
+    /// An order by id alone (the reconciler works across sessions).
+    pub fn get_by_id(&self, order_id: &str) -> Result<Option<Order>, ShopError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1");
+        Ok(self.orders(&sql, &[P::Str(order_id.into())])?.into_iter().next())
+    }
+
+    /// Takes up to `limit` orders that need the reconciler and were left alone for `grace_seconds`:
+    /// pending, paid, completed without their confirmation, or failed with a notice due. Each is
+    /// leased for `lease_seconds` in the same statement; rows another reconciler has locked
+    /// or leased are skipped, so two reconcilers never take the same order at once.
+    pub fn claim_unfinished(&self, grace_seconds: u32, limit: u32, lease_seconds: u32) -> Result<Vec<Order>, ShopError> {
+        let sql = "WITH claimed AS ( \
+                UPDATE orders SET reconcile_lease_until = now() + make_interval(secs => $3::int4) \
+                WHERE order_id IN ( \
+                    SELECT order_id FROM orders \
+                    WHERE updated_at < now() - make_interval(secs => $1::int4) \
+                      AND (reconcile_lease_until IS NULL OR reconcile_lease_until < now()) \
+                      AND (status IN ('pending', 'paid') \
+                           OR (status = 'completed' AND NOT email_sent) \
+                           OR (status = 'failed' AND notice_due AND NOT email_sent)) \
+                    ORDER BY updated_at LIMIT $2 \
+                    FOR UPDATE SKIP LOCKED) \
+                RETURNING order_id) \
+            SELECT (SELECT array_agg(order_id) FROM claimed) AS ids";
+        let params = [P::Int32(seconds(grace_seconds)?), P::Int64(i64::from(limit)), P::Int32(seconds(lease_seconds)?)];
+        let rows = read_one_row(&self.conn, "claim unfinished orders", sql, &params)?;
+        let ids: Vec<Option<String>> = match rows.rows().next() {
+            Some(row) => column::<Option<Vec<Option<String>>>>(&row, "ids")?.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY updated_at");
+        self.orders(&sql, &[P::ArrayStr(ids)])
+    }
+
+    /// Ends the reconciler's lease on an order, so that the next run may take it again.
+    pub fn release(&self, order_id: &str) -> Result<bool, ShopError> {
+        self.update(
+            "UPDATE orders SET reconcile_lease_until = NULL WHERE order_id = $1",
+            &[P::Str(order_id.into())],
+        )
+    }
+
+    /// Orders still pending or paid `alert_seconds` after they were created: how many, and the
+    /// oldest few ids (for the log line an operator acts on).
+    pub fn stuck(&self, alert_seconds: u32) -> Result<(u32, Vec<String>), ShopError> {
+        let sql = "SELECT count(*) AS n, (array_agg(order_id ORDER BY created_at))[1:20] AS ids FROM orders \
+                   WHERE status IN ('pending', 'paid') AND created_at < now() - make_interval(secs => $1::int4)";
+        let rows = read_one_row(&self.conn, "count stuck orders", sql, &[P::Int32(seconds(alert_seconds)?)])?;
+        let Some(row) = rows.rows().next() else {
+            return Ok((0, Vec::new()));
+        };
+        let n: i64 = column(&row, "n")?;
+        let ids: Vec<Option<String>> = column::<Option<Vec<Option<String>>>>(&row, "ids")?.unwrap_or_default();
+        Ok((u32::try_from(n).unwrap_or(u32::MAX), ids.into_iter().flatten().collect()))
     }
 
     pub fn mark_email_sent(&self, order_id: &str) -> Result<bool, ShopError> {
@@ -276,6 +343,10 @@ fn status_from_text(text: &str) -> Result<OrderStatus, ShopError> {
             "A stored order has an unknown status `{other}`"
         ))),
     }
+}
+
+fn seconds(s: u32) -> Result<i32, ShopError> {
+    i32::try_from(s).map_err(|_| too_big("interval"))
 }
 
 fn too_big(what: &str) -> ShopError {

@@ -1,5 +1,6 @@
-//! email (private): renders order confirmations as text and HTML and "sends" them: one
-//! structured log line plus a copy in the Redis outbox (newest 1000 kept), once per order.
+//! email (private): renders order confirmations and failure notices as text and HTML and
+//! "sends" them: one structured log line plus a copy in the Redis outbox (newest 1000 kept), at
+//! most one email per order.
 mod handlers;
 mod outbox;
 mod render;
@@ -14,6 +15,7 @@ async fn handle(req: Request) -> Response {
     shop_spin::serve::serve("email", req, async |call| {
         shop_spin::dispatch!(call, {
             ops::send_confirmation => handlers::send_confirmation,
+            ops::send_failure_notice => handlers::send_failure_notice,
             ops::list_outbox => handlers::list_outbox,
         })
     })

@@ -130,7 +130,7 @@ async fn with_session<B: Backend>(
         Route::Order(id) => routes::orders::order(&ctx, &id).await,
         Route::Orders => routes::orders::list(&ctx).await,
         Route::MethodNotAllowed { allow } => Ok(errors::method_not_allowed(&bare, allow)),
-        Route::NotFound | Route::Static(_) | Route::AdminMigrate | Route::AdminCreateProduct | Route::AdminUpdateProduct(_) => {
+        Route::NotFound | Route::Static(_) | Route::AdminMigrate | Route::AdminReconcile | Route::AdminCreateProduct | Route::AdminUpdateProduct(_) => {
             let count = ctx.cart_count().await;
             Ok(errors::page_not_found(&ctx.chrome(count, Section::Other)))
         }

@@ -40,6 +40,8 @@ pub enum Route {
     Orders,
     /// `POST /admin/migrate`: the operator API (bearer token, JSON; no session, no CSRF).
     AdminMigrate,
+    /// `POST /admin/reconcile`: drive orders left pending or paid to a final state.
+    AdminReconcile,
     /// `POST /admin/products`: create a product.
     AdminCreateProduct,
     /// `PUT /admin/products/<sku>`: replace a product.
@@ -64,6 +66,7 @@ impl Route {
             "/cart/update" => action(Route::CartUpdate),
             "/cart/remove" => action(Route::CartRemove),
             "/admin/migrate" => action(Route::AdminMigrate),
+            "/admin/reconcile" => action(Route::AdminReconcile),
             "/admin/products" => action(Route::AdminCreateProduct),
             "/checkout" => match verb {
                 Verb::Get | Verb::Head => Route::CheckoutForm,
@@ -101,7 +104,10 @@ impl Route {
 
     /// The operator's JSON API: authenticated by a bearer token, not by the session cookie.
     pub fn is_operator_api(&self) -> bool {
-        matches!(self, Route::AdminMigrate | Route::AdminCreateProduct | Route::AdminUpdateProduct(_))
+        matches!(
+            self,
+            Route::AdminMigrate | Route::AdminReconcile | Route::AdminCreateProduct | Route::AdminUpdateProduct(_)
+        )
     }
 }
 
@@ -127,6 +133,9 @@ mod tests {
         assert_eq!(Route::resolve(Verb::Post, "/cart/update"), Route::CartUpdate);
         assert_eq!(Route::resolve(Verb::Post, "/cart/remove"), Route::CartRemove);
         assert_eq!(Route::resolve(Verb::Post, "/admin/migrate"), Route::AdminMigrate);
+        assert_eq!(Route::resolve(Verb::Post, "/admin/reconcile"), Route::AdminReconcile);
+        assert!(Route::AdminReconcile.is_operator_api());
+        assert_eq!(Route::resolve(Verb::Get, "/admin/reconcile"), Route::MethodNotAllowed { allow: "POST" });
         assert_eq!(Route::resolve(Verb::Post, "/admin/products"), Route::AdminCreateProduct);
         assert_eq!(Route::resolve(Verb::Put, "/admin/products/MUG-1"), Route::AdminUpdateProduct("MUG-1".into()));
         assert_eq!(Route::resolve(Verb::Get, "/admin/products/MUG-1"), Route::MethodNotAllowed { allow: "PUT" });

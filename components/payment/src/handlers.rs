@@ -1,7 +1,9 @@
-//! The payment operations: `charge` and `refund`.
+//! The payment operations: `charge`, `refund` and `settle`.
 
 use serde_json::{json, Map, Value};
-use shop_contract::payment::{ChargeRequest, Receipt, RefundReceipt, RefundRequest};
+use shop_contract::payment::{
+    ChargeRequest, Receipt, RefundReceipt, RefundRequest, SettleRequest, Settlement,
+};
 use shop_contract::{ErrorCode, FieldError, ShopError};
 use shop_domain::card::test_card_outcome;
 use shop_domain::validation::clean_text;
@@ -10,6 +12,7 @@ use shop_domain::{
 };
 
 use crate::ledger::Ledger;
+use crate::record::{closed_key_error, KeyRecord};
 
 /// Longest refund reason kept, in characters.
 const REASON_MAX: usize = 500;
@@ -23,14 +26,15 @@ struct ValidCharge {
 
 /// Charges a card once per idempotency key.
 ///
-/// A repeated key answers with the stored receipt (409 if the amount differs). Two concurrent
-/// requests with one key race on `SET NX`: the winner's receipt is the only charge, the loser
-/// answers with it. Declined test cards answer 402 and record nothing.
+/// A repeated key answers with the stored receipt (409 if the amount differs); a key closed by
+/// `settle` answers 409 and charges nothing. Two concurrent requests with one key race on
+/// `SET NX` (with each other and with `settle`): the winner's record decides, the loser answers
+/// by it. Declined test cards answer 402 and record nothing.
 pub async fn charge(req: ChargeRequest) -> Result<Receipt, ShopError> {
     let charge = validate_charge(&req)?;
     let ledger = Ledger::open()?;
-    if let Some(earlier) = ledger.charge(&charge.key)? {
-        return replay(&ledger, earlier, &charge);
+    if let Some(earlier) = ledger.key_record(&charge.key)? {
+        return answer_by_record(&ledger, earlier, &charge);
     }
     if let ChargeDecision::Declined(reason) = test_card_outcome(charge.card.number()) {
         log(
@@ -47,7 +51,8 @@ pub async fn charge(req: ChargeRequest) -> Result<Receipt, ShopError> {
         card_last4: charge.card.last4().to_string(),
     };
     // The transaction is written first under its fresh, unique id; claiming the key then
-    // decides whether it happened. A loser removes its transaction and answers with the winner's.
+    // decides whether it happened. A loser removes its transaction and answers by the winner's
+    // record: another charge's receipt, or the key closed by `settle` (409, nothing charged).
     ledger.save_transaction(&receipt)?;
     if ledger.claim_charge(&charge.key, &receipt)? {
         log(
@@ -58,12 +63,27 @@ pub async fn charge(req: ChargeRequest) -> Result<Receipt, ShopError> {
         return Ok(receipt);
     }
     ledger.forget_transaction(&receipt.transaction_id);
-    match ledger.charge(&charge.key)? {
-        Some(winner) => replay(&ledger, winner, &charge),
+    match ledger.key_record(&charge.key)? {
+        Some(winner) => answer_by_record(&ledger, winner, &charge),
         // The winner's record vanished between the two commands (expired): let the caller retry.
         None => Err(ShopError::unavailable(
             "The charge could not be recorded; try again",
         )),
+    }
+}
+
+/// Answers a charge whose key holds a record already: the earlier receipt, or 409 if closed.
+fn answer_by_record(ledger: &Ledger, record: KeyRecord, charge: &ValidCharge) -> Result<Receipt, ShopError> {
+    match record {
+        KeyRecord::Charged(earlier) => replay(ledger, earlier, charge),
+        KeyRecord::Closed { closed_at } => {
+            log(
+                "charge refused: key closed",
+                charge,
+                [("closed_at", json!(closed_at))],
+            );
+            Err(closed_key_error())
+        }
     }
 }
 
@@ -81,13 +101,52 @@ fn replay(ledger: &Ledger, earlier: Receipt, charge: &ValidCharge) -> Result<Rec
             "This idempotency key was already used for a charge of {earlier_amount}"
         )));
     }
-    // Heals a charge whose transaction record was lost (e.g. the service stopped in between).
-    let id = TransactionId::parse(&earlier.transaction_id)
+    heal_transaction(ledger, &earlier)?;
+    Ok(earlier)
+}
+
+/// Re-creates the `txn:` record of a charge if it was lost, so the charge can still be refunded.
+fn heal_transaction(ledger: &Ledger, charged: &Receipt) -> Result<(), ShopError> {
+    let id = TransactionId::parse(&charged.transaction_id)
         .map_err(|_| ShopError::internal("A stored receipt has an invalid transaction id"))?;
     if ledger.transaction(&id)?.is_none() {
-        ledger.save_transaction(&earlier)?;
+        ledger.save_transaction(charged)?;
     }
-    Ok(earlier)
+    Ok(())
+}
+
+/// For a caller that lost track of a charge: the charge made with the key if there is one;
+/// otherwise the key is closed (`SET NX`, racing any charge in flight), so that no charge can
+/// ever be made with it, and `charged` is none. Repeats answer the same.
+pub async fn settle(req: SettleRequest) -> Result<Settlement, ShopError> {
+    let key = IdempotencyKey::parse(&req.idempotency_key).map_err(|e| {
+        ShopError::invalid_fields(vec![FieldError::new("idempotency_key", e.to_string())])
+    })?;
+    let ledger = Ledger::open()?;
+    let record = match ledger.key_record(&key)? {
+        Some(record) => record,
+        None => {
+            let closed_at = shop_spin::log::now();
+            if ledger.close_key(&key, &closed_at)? {
+                let mut fields = Map::new();
+                fields.insert("idempotency_key".into(), json!(key.as_str()));
+                fields.insert("closed_at".into(), json!(closed_at));
+                shop_spin::log::line("info", "idempotency key closed: nothing charged", fields);
+                return Ok(Settlement { charged: None });
+            }
+            // A charge (or another settle) claimed the key first: answer by what it wrote.
+            ledger.key_record(&key)?.ok_or_else(|| {
+                ShopError::unavailable("The settlement could not be recorded; try again")
+            })?
+        }
+    };
+    match record {
+        KeyRecord::Charged(receipt) => {
+            heal_transaction(&ledger, &receipt)?;
+            Ok(Settlement { charged: Some(receipt) })
+        }
+        KeyRecord::Closed { .. } => Ok(Settlement { charged: None }),
+    }
 }
 
 /// Refunds a transaction in full, once: a second refund answers with the first refund receipt.

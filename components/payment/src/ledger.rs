@@ -1,6 +1,8 @@
 //! The processor's records in Redis (keys under the shop's prefix):
 //!
-//! - `charge:<idempotency key>` → the receipt, for 24 hours: the idempotency record;
+//! - `charge:<idempotency key>` → for 24 hours, the idempotency record ([`KeyRecord`]): the
+//!   receipt of the charge made with the key, or `{"closed_at": "<rfc3339>"}` once `settle`
+//!   closed the key with no charge made (none can be made with it any more);
 //! - `txn:<transaction id>` → the receipt, for 90 days: what refunds look up;
 //! - `refund:<transaction id>` → the refund receipt, for 90 days: one refund per charge.
 use serde::{de::DeserializeOwned, Serialize};
@@ -10,8 +12,12 @@ use shop_domain::{IdempotencyKey, TransactionId};
 use shop_spin::store::Redis;
 use spin_sdk::redis::RedisParameter;
 
-/// How long a charge's idempotency key is remembered.
-const CHARGE_KEY_TTL_SECONDS: i64 = 24 * 60 * 60;
+use crate::record::KeyRecord;
+
+/// How long a charge's idempotency key is remembered: 30 days, so that checkout's reconciler,
+/// which settles a pending order by its key, finds its charge (or closes the key) long after an
+/// outage; an order still unsettled after an hour is already reported stuck.
+const CHARGE_KEY_TTL_SECONDS: i64 = 30 * 24 * 60 * 60;
 /// How long a transaction can be refunded (and a refund is remembered).
 const TRANSACTION_TTL_SECONDS: i64 = 90 * 24 * 60 * 60;
 
@@ -26,16 +32,31 @@ impl Ledger {
         })
     }
 
-    /// The receipt of the charge made with `key`, if any.
-    pub fn charge(&self, key: &IdempotencyKey) -> Result<Option<Receipt>, ShopError> {
-        self.read(&format!("charge:{key}"))
+    /// What `key` holds: the charge made with it, its closed marker, or nothing yet.
+    pub fn key_record(&self, key: &IdempotencyKey) -> Result<Option<KeyRecord>, ShopError> {
+        let name = format!("charge:{key}");
+        let Some(bytes) = self.redis.get(&self.redis.key(&name))? else {
+            return Ok(None);
+        };
+        KeyRecord::decode(&bytes).map(Some).map_err(|e| unreadable(&name, &e))
     }
 
-    /// Records `receipt` as the charge for `key`, unless another charge got there first (false).
+    /// Records `receipt` as the charge for `key`, unless the key holds something already (false:
+    /// another charge got there first, or the key was closed).
     pub fn claim_charge(&self, key: &IdempotencyKey, receipt: &Receipt) -> Result<bool, ShopError> {
+        self.claim_key(key, &KeyRecord::Charged(receipt.clone()))
+    }
+
+    /// Closes `key` (no charge can be made with it), unless it holds something already (false).
+    pub fn close_key(&self, key: &IdempotencyKey, closed_at: &str) -> Result<bool, ShopError> {
+        self.claim_key(key, &KeyRecord::Closed { closed_at: closed_at.to_string() })
+    }
+
+    /// `SET charge:<key> <record> NX EX 2592000`: charges and closes race on this one command.
+    fn claim_key(&self, key: &IdempotencyKey, record: &KeyRecord) -> Result<bool, ShopError> {
         let name = self.redis.key(&format!("charge:{key}"));
         self.redis
-            .set_nx(&name, &encode(receipt), Some(CHARGE_KEY_TTL_SECONDS))
+            .set_nx(&name, &record.encode(), Some(CHARGE_KEY_TTL_SECONDS))
     }
 
     /// The receipt of a transaction, if it exists.
@@ -83,11 +104,14 @@ impl Ledger {
         let Some(bytes) = self.redis.get(&self.redis.key(name))? else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            shop_spin::log::error(&format!("payment record `{name}` is unreadable: {e}"));
-            ShopError::internal("A stored payment record is unreadable")
-        })
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| unreadable(name, &e.to_string()))
     }
+}
+
+/// Logs a stored record that does not parse; the caller sees a 500 (a bug, not an outage).
+fn unreadable(name: &str, e: &str) -> ShopError {
+    shop_spin::log::error(&format!("payment record `{name}` is unreadable: {e}"));
+    ShopError::internal("A stored payment record is unreadable")
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

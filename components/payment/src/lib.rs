@@ -2,6 +2,7 @@
 //! shop-domain test-card table, and keeps receipts in Redis so retries never charge twice.
 mod handlers;
 mod ledger;
+mod record;
 
 use shop_contract::payment::ops;
 use spin_sdk::http::{Request, Response};
@@ -14,6 +15,7 @@ async fn handle(req: Request) -> Response {
         shop_spin::dispatch!(call, {
             ops::charge => handlers::charge,
             ops::refund => handlers::refund,
+            ops::settle => handlers::settle,
         })
     })
     .await

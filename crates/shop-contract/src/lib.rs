@@ -96,6 +96,7 @@ interface!(
     payment {
         charge(ChargeRequest) -> Receipt,
         refund(RefundRequest) -> RefundReceipt,
+        settle(SettleRequest) -> Settlement,
     }
 );
 interface!(
@@ -109,6 +110,7 @@ interface!(
     /// email, private.
     email {
         send_confirmation(ConfirmationRequest) -> SentEmail,
+        send_failure_notice(FailureNoticeRequest) -> SentEmail,
         list_outbox(OutboxRequest) -> Outbox,
     }
 );
@@ -119,6 +121,7 @@ interface!(
         get_order(OrderRef) -> Order,
         list_orders(ListOrdersRequest) -> OrderList,
         migrate() -> MigrationReport,
+        reconcile(ReconcileRequest) -> ReconcileReport,
     }
 );
 

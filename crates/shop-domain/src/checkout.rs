@@ -71,9 +71,65 @@ pub const fn recovery(step: Step, failure: Failure) -> Recovery {
     }
 }
 
+/// What the reconciler does with an order it took (orders left behind by outages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconcile {
+    /// Pending: whether a charge exists is unknown and the card is gone, so ask payment's
+    /// ledger to settle it: the charge made with the order's key (then ship), or none, and
+    /// then the key is closed so that none can ever be made (then fail the order, not charged).
+    Settle,
+    /// Paid: ship with the order's key, or refund and fail as checkout does.
+    Ship,
+    /// Finished, but the shopper was not told: send the one final email.
+    Email,
+    /// Nothing is owed.
+    Nothing,
+}
+
+/// The reconciler's step for an order in `status`; `email_owed` when its final email (the
+/// confirmation, or the failure notice of an order the reconciler failed) was not sent.
+pub const fn reconcile(status: OrderStatus, email_owed: bool) -> Reconcile {
+    match resume_from(status) {
+        Resume::Charge => Reconcile::Settle,
+        Resume::Ship => Reconcile::Ship,
+        Resume::Answer if email_owed => Reconcile::Email,
+        Resume::Answer => Reconcile::Nothing,
+    }
+}
+
+/// Longest grace period of a reconcile request (seconds): a day.
+pub const RECONCILE_GRACE_MAX: u32 = 24 * 60 * 60;
+/// Shortest "stuck" threshold (seconds).
+pub const RECONCILE_ALERT_MIN: u32 = 60;
+/// Longest "stuck" threshold (seconds): thirty days.
+pub const RECONCILE_ALERT_MAX: u32 = 30 * 24 * 60 * 60;
+/// Most orders one reconcile call takes.
+pub const RECONCILE_LIMIT_MAX: u32 = 100;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reconciler_settles_pending_ships_paid_and_owes_emails_only_when_finished() {
+        assert_eq!(reconcile(OrderStatus::Pending, false), Reconcile::Settle);
+        assert_eq!(reconcile(OrderStatus::Pending, true), Reconcile::Settle);
+        assert_eq!(reconcile(OrderStatus::Paid, true), Reconcile::Ship);
+        assert_eq!(reconcile(OrderStatus::Completed, true), Reconcile::Email);
+        assert_eq!(reconcile(OrderStatus::Failed, true), Reconcile::Email);
+        assert_eq!(reconcile(OrderStatus::Completed, false), Reconcile::Nothing);
+        assert_eq!(reconcile(OrderStatus::Failed, false), Reconcile::Nothing);
+    }
+
+    #[test]
+    fn only_an_order_not_known_to_be_charged_goes_to_the_ledger() {
+        for status in OrderStatus::ALL {
+            for owed in [false, true] {
+                let settles = reconcile(status, owed) == Reconcile::Settle;
+                assert_eq!(settles, status == OrderStatus::Pending, "{status:?}");
+            }
+        }
+    }
 
     #[test]
     fn finished_orders_are_answered_as_they_are() {

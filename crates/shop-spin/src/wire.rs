@@ -30,6 +30,16 @@ pub fn address_from_wire(a: shop_contract::Address, prefix: &str, errors: &mut V
     Address::parse(input).map_err(|fields| errors.extend(prefixed(prefix, fields))).ok()
 }
 
+/// A wire order status as the domain's (whose `as_str` is its API name, `label` its words).
+pub fn order_status_from_wire(status: shop_contract::OrderStatus) -> shop_domain::OrderStatus {
+    match status {
+        shop_contract::OrderStatus::Pending => shop_domain::OrderStatus::Pending,
+        shop_contract::OrderStatus::Paid => shop_domain::OrderStatus::Paid,
+        shop_contract::OrderStatus::Completed => shop_domain::OrderStatus::Completed,
+        shop_contract::OrderStatus::Failed => shop_domain::OrderStatus::Failed,
+    }
+}
+
 /// Parses a wire card against this month; each problem is added to `errors` on the field
 /// `card.{name}`.
 pub fn card_from_wire(c: &shop_contract::CardDetails, errors: &mut Vec<FieldError>) -> Option<Card> {

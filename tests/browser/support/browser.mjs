@@ -62,16 +62,17 @@ export async function withPage(ctx, vp, fn) {
   // browser logs each as "Failed to load resource", which is not a problem of the page.
   const errorDocuments = new Set();
   page.on('response', (res) => {
-    if (res.request().resourceType() === 'document' && res.status() >= 400 && res.status() < 500) errorDocuments.add(res.url());
+    if (res.request().resourceType() !== 'document') return;
+    if ((res.status() >= 400 && res.status() < 500) || tab.expects(res)) errorDocuments.add(res.url());
   });
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
-    if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text()) && errorDocuments.has(msg.location().url)) return;
+    if (/^Failed to load resource: the server responded with a status of [45]\d\d/.test(msg.text()) && errorDocuments.has(msg.location().url)) return;
     tab.problems.push(`console error on ${page.url()}: ${msg.text()}`);
   });
   page.on('pageerror', (err) => tab.problems.push(`script error on ${page.url()}: ${err.message}`));
   page.on('response', (res) => {
-    if (res.status() >= 500) tab.problems.push(`${res.status()} for ${res.request().method()} ${res.url()}`);
+    if (res.status() >= 500 && !tab.expects(res)) tab.problems.push(`${res.status()} for ${res.request().method()} ${res.url()}`);
   });
   try {
     await fn(page, tab);
@@ -93,6 +94,17 @@ export class Tab {
     this.vp = vp;
     this.dialogs = [];
     this.problems = [];
+    this.expected = [];
+  }
+
+  /** A server error this test causes on purpose (e.g. a service it took down): `status` for `path`. */
+  expectServerError(status, path) {
+    this.expected.push({ status, path });
+  }
+
+  expects(res) {
+    const path = new URL(res.url()).pathname;
+    return this.expected.some((e) => e.status === res.status() && e.path === path);
   }
 
   /** Checks the page's accessibility basics, then saves a full-page screenshot `<width>--<name>.png`. */

@@ -72,8 +72,15 @@ export class Shop {
     await admin(['create-database', this.dbUrl]);
     this.created = true;
 
-    const port = await freePort();
-    this.base = `http://127.0.0.1:${port}`;
+    this.port = await freePort();
+    this.base = `http://127.0.0.1:${this.port}`;
+    this.internalToken = randomBytes(16).toString('hex');
+    await this.serve({});
+    return this;
+  }
+
+  /** Starts runtime-local with our variables plus `variables` (e.g. a service URL that fails). */
+  async serve(variables) {
     // Only our variables: none inherited from the caller's environment.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SPIN_VARIABLE_')));
     Object.assign(env, {
@@ -83,12 +90,12 @@ export class Shop {
       SPIN_VARIABLE_REDIS_HOST: this.redisAddr,
       SPIN_VARIABLE_REDIS_PREFIX: this.redisPrefix,
       SPIN_VARIABLE_OPERATOR_TOKEN: this.token,
-      SPIN_VARIABLE_INTERNAL_TOKEN: randomBytes(16).toString('hex'),
+      SPIN_VARIABLE_INTERNAL_TOKEN: this.internalToken,
       RUST_LOG: process.env.RUST_LOG || 'info',
-    });
-    const log = fs.openSync(this.logFile, 'w');
+    }, variables);
+    const log = fs.openSync(this.logFile, 'a');
     // --refuse-empty-query-results: every page proves it sends Spin 4.0.x no row-less query.
-    const args = ['up', '--manifest', 'spin.toml', '--listen', `127.0.0.1:${port}`, '--refuse-empty-query-results'];
+    const args = ['up', '--manifest', 'spin.toml', '--listen', `127.0.0.1:${this.port}`, '--refuse-empty-query-results'];
     this.child = spawn(RUNTIME, args, {
       cwd: ROOT,
       env,
@@ -103,7 +110,22 @@ export class Shop {
     // `shop-admin migrate` waits for the health check, then applies the migrations and seed.
     await Promise.race([admin(['migrate', this.base], env), early]);
     early.catch(() => {}); // a later exit is stop()'s business
-    return this;
+  }
+
+  /** Serves the same shop (database, Redis keys, address, so the browser's cookies) again with
+   *  other variables: an outage and its end, as a shopper lives through them. */
+  async restart(variables = {}) {
+    await this.halt();
+    await this.serve(variables);
+  }
+
+  async halt() {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 12_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
   }
 
   logTail(lines = 40) {
@@ -131,12 +153,7 @@ export class Shop {
   }
 
   async stop() {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 12_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
+    await this.halt();
     const problems = [];
     if (this.created) {
       await admin(['drop-database', this.dbUrl]).catch((e) => problems.push(e.message));

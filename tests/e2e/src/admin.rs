@@ -63,3 +63,19 @@ pub async fn migrate(base: &str, token: &str) -> Result<String> {
     ensure!(status.is_success(), "migrate answered {status}: {body}");
     Ok(body)
 }
+
+/// Runs the order reconciler once (`POST /admin/reconcile`, the given JSON body or `{}` for the
+/// shop's defaults); returns the JSON report.
+pub async fn reconcile(base: &str, token: &str, body: &str) -> Result<String> {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/admin/reconcile"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    ensure!(status.is_success(), "reconcile answered {status}: {text}");
+    Ok(text)
+}

@@ -7,7 +7,83 @@ use anyhow::{ensure, Context, Result};
 use redis::AsyncCommands;
 
 use crate::browser::{Browser, Page};
-use crate::Shop;
+use crate::upstream::FaultyService;
+use crate::{Shop, ShopOptions};
+
+/// The routes the failure tests break, between checkout and the services it calls.
+pub const CHARGE: &str = "/api/payment/charge";
+pub const SETTLE: &str = "/api/payment/settle";
+pub const REFUND: &str = "/api/payment/refund";
+pub const SHIP: &str = "/api/shipping/ship_order";
+pub const SEND: &str = "/api/email/send_confirmation";
+pub const NOTICE: &str = "/api/email/send_failure_notice";
+pub const PLACE: &str = "/api/checkout/place_order";
+
+/// A shop whose payment, shipping and email (as checkout reaches them) and checkout (as the
+/// frontend reaches it) sit behind faulty proxies the tests control.
+pub struct World {
+    pub shop: Shop,
+    pub payment: FaultyService,
+    pub shipping: FaultyService,
+    pub email: FaultyService,
+    pub checkout: FaultyService,
+}
+
+/// Starts a [`World`] on the shared PostgreSQL, or on `pg` (a private one a test may stop).
+pub async fn world(pg: Option<String>) -> Result<World> {
+    let payment = FaultyService::start("payment").await?;
+    let shipping = FaultyService::start("shipping").await?;
+    let email = FaultyService::start("email").await?;
+    // The frontend's way to checkout, so its answer can be lost after checkout finished.
+    let checkout = FaultyService::start("checkout").await?;
+    let overrides: std::collections::HashMap<String, String> =
+        [payment.variable(), shipping.variable(), email.variable(), checkout.variable()].into_iter().collect();
+    let hooks = [payment.attacher(), shipping.attacher(), email.attacher(), checkout.attacher()];
+    let on_load = std::sync::Arc::new(move |app: &runtime_local::App| hooks.iter().for_each(|h| h(app)));
+    let shop = Shop::start_with_options(ShopOptions {
+        overrides,
+        pg_addr: pg,
+        limits: Some(failure_test_limits()),
+        on_load: Some(on_load),
+        ..ShopOptions::default()
+    })
+    .await?;
+    Ok(World { shop, payment, shipping, email, checkout })
+}
+
+impl World {
+    /// The faulty proxy in front of `name` (payment, shipping, email; checkout otherwise).
+    pub fn service(&self, name: &str) -> &FaultyService {
+        match name {
+            "payment" => &self.payment,
+            "shipping" => &self.shipping,
+            "email" => &self.email,
+            _ => &self.checkout,
+        }
+    }
+
+    pub fn heal(&self) {
+        for s in [&self.payment, &self.shipping, &self.email, &self.checkout] {
+            s.heal();
+        }
+    }
+}
+
+/// The stored cart of a browser.
+pub async fn cart(shop: &Shop, b: &Browser) -> Result<BTreeMap<String, u32>> {
+    let key = format!("{}shop:cart:{}", shop.redis_prefix, b.session().context("a session")?);
+    Ok(shop.redis().await?.hgetall(key).await?)
+}
+
+/// The emails in the outbox, newest first, as JSON.
+pub async fn outbox(shop: &Shop) -> Result<Vec<serde_json::Value>> {
+    let raw: Vec<String> = shop.redis().await?.lrange(format!("{}shop:outbox", shop.redis_prefix), 0, -1).await?;
+    raw.iter().map(|e| Ok(serde_json::from_str(e)?)).collect()
+}
+
+pub async fn outbox_len(shop: &Shop) -> Result<usize> {
+    Ok(outbox(shop).await?.len())
+}
 
 /// Runtime limits for the failure tests: a dead store or a hung service costs a shopper seconds,
 /// not the production defaults' tens of seconds, while leaving a busy 2-core machine ample room
@@ -100,6 +176,8 @@ pub struct Books {
     pub transactions: Vec<String>,
     /// `refund:<txn>` keys (transaction ids refunded).
     pub refunds: Vec<String>,
+    /// `charge:<key>` records that close the key instead (payment's `settle` found no charge).
+    pub closed: Vec<String>,
 }
 
 pub async fn books(shop: &Shop) -> Result<Books> {
@@ -130,11 +208,17 @@ pub async fn books(shop: &Shop) -> Result<Books> {
     let keys = |pattern: &str| format!("{prefix}{pattern}");
     let charge_keys: Vec<String> = redis.keys(keys("charge:*")).await?;
     let mut charges = Vec::new();
+    let mut closed = Vec::new();
     for key in charge_keys {
         let raw: String = redis.get(&key).await?;
         let receipt: serde_json::Value = serde_json::from_str(&raw)?;
+        let key = key.trim_start_matches(&keys("charge:")).to_string();
+        if receipt.get("transaction_id").is_none() {
+            closed.push(key);
+            continue;
+        }
         charges.push(StoredCharge {
-            key: key.trim_start_matches(&keys("charge:")).to_string(),
+            key,
             transaction_id: receipt["transaction_id"].as_str().unwrap_or_default().to_string(),
             amount_minor: receipt["amount"]["minor"].as_i64().unwrap_or(-1),
         });
@@ -142,7 +226,7 @@ pub async fn books(shop: &Shop) -> Result<Books> {
     let strip = |list: Vec<String>, p: &str| list.into_iter().map(|k| k.trim_start_matches(&keys(p)).to_string()).collect();
     let transactions = strip(redis.keys(keys("txn:*")).await?, "txn:");
     let refunds = strip(redis.keys(keys("refund:*")).await?, "refund:");
-    Ok(Books { orders, charges, transactions, refunds })
+    Ok(Books { orders, charges, transactions, refunds, closed })
 }
 
 impl Books {
@@ -187,6 +271,12 @@ impl Books {
         for r in &self.refunds {
             ensure!(self.transactions.contains(r), "a refund of an unknown transaction {r}");
         }
+        // A closed key was never charged: its order is not paid and not completed.
+        for k in &self.closed {
+            if let Some(o) = by_id.get(k.as_str()) {
+                ensure!(o.status == "pending" || o.status == "failed", "order {o:?} went on with its charge key closed");
+            }
+        }
         Ok(())
     }
 
@@ -212,4 +302,40 @@ impl Books {
     pub fn kept_charges(&self) -> usize {
         self.charges.iter().filter(|c| !self.refunds.contains(&c.transaction_id)).count()
     }
+}
+
+/// A shopper checks out one mug while payment holds the charge; the database (`pg`, the
+/// world's private one) is stopped, then the charge goes on: the shopper gets 503, the order
+/// stays pending with a charge that names it. The database is started again before returning.
+/// Returns the shopper's browser and the submitted form (to retry the same attempt).
+pub async fn charge_then_lose_the_database(
+    w: &World,
+    pg: &mut crate::stores::PrivatePostgres,
+) -> Result<(Browser, Vec<(String, String)>)> {
+    let mut b = w.shop.browser();
+    add(&mut b, MUG, 1).await?;
+    let attempt = checkout_attempt(&mut b).await?;
+    let fields: Vec<(String, String)> =
+        checkout_fields(GOOD_CARD, &attempt).iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    w.payment.set(CHARGE, crate::upstream::Mode::Held);
+    let shopper = {
+        let mut b = b.clone_session();
+        let fields = fields.clone();
+        tokio::spawn(async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b.post("/checkout", &f).await
+        })
+    };
+    // Stop the database while payment holds the charge, then let the charge go on.
+    let started = std::time::Instant::now();
+    while w.payment.calls(CHARGE) == 0 {
+        ensure!(started.elapsed() < Duration::from_secs(30), "the charge never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pg.stop()?;
+    w.payment.release();
+    let first = shopper.await??;
+    ensure!(first.status == 503, "with the database gone after the charge: {} {}", first.status, first.body);
+    pg.restart()?;
+    Ok((b, fields))
 }

@@ -4,7 +4,7 @@
 //! JSON in and out, authenticated by `authorization: Bearer <operator token>`, which is forwarded
 //! to the owning service and checked there (the frontend holds no token). No session cookie is
 //! involved, so CSRF does not apply.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shop_contract::{catalog_admin, checkout, MigrationReport, NoParams, ShopError};
 
 use crate::backend::{Backend, Service};
@@ -21,6 +21,7 @@ pub async fn respond<B: Backend>(backend: &B, route: &Route, req: &Incoming, bod
         Err(e) => Err(e),
         Ok(auth) => match route {
             Route::AdminMigrate => migrate(backend, auth).await,
+            Route::AdminReconcile => reconcile(backend, auth, req).await,
             Route::AdminCreateProduct => create_product(backend, auth, req).await,
             Route::AdminUpdateProduct(sku) => update_product(backend, auth, sku, req).await,
             _ => Err(ShopError::not_found("No such operator operation")),
@@ -46,6 +47,34 @@ async fn migrate<B: Backend>(backend: &B, auth: &str) -> Result<Vec<u8>, ShopErr
     let products = backend.call_as_operator(Service::Products, catalog_admin::ops::migrate, &NoParams {}, auth).await?;
     let orders = backend.call_as_operator(Service::Checkout, checkout::ops::migrate, &NoParams {}, auth).await?;
     Ok(shop_spin::json::encode(&Migrations { migrations: vec![products, orders] }))
+}
+
+/// `POST /admin/reconcile` body; every field optional (an empty body takes the defaults).
+#[derive(Deserialize, Serialize)]
+struct ReconcileInput {
+    grace_seconds: Option<u32>,
+    alert_seconds: Option<u32>,
+    limit: Option<u32>,
+}
+
+/// Defaults: orders untouched for 5 minutes, stuck after an hour, 50 per call.
+const RECONCILE_DEFAULTS: checkout::ReconcileRequest = checkout::ReconcileRequest {
+    grace_seconds: 300,
+    alert_seconds: 3600,
+    limit: 50,
+};
+
+/// Drives orders left pending or paid to a final state (checkout checks the token and bounds).
+async fn reconcile<B: Backend>(backend: &B, auth: &str, req: &Incoming) -> Result<Vec<u8>, ShopError> {
+    let input: ReconcileInput = shop_spin::json::decode(&req.body)?;
+    let d = RECONCILE_DEFAULTS;
+    let request = checkout::ReconcileRequest {
+        grace_seconds: input.grace_seconds.unwrap_or(d.grace_seconds),
+        alert_seconds: input.alert_seconds.unwrap_or(d.alert_seconds),
+        limit: input.limit.unwrap_or(d.limit),
+    };
+    let report = backend.call_as_operator(Service::Checkout, checkout::ops::reconcile, &request, auth).await?;
+    Ok(shop_spin::json::encode(&report))
 }
 
 async fn create_product<B: Backend>(backend: &B, auth: &str, req: &Incoming) -> Result<Vec<u8>, ShopError> {

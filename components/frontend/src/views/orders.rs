@@ -7,8 +7,8 @@ use crate::views::{format, parts};
 
 pub fn status_label(status: OrderStatus) -> &'static str {
     match status {
-        OrderStatus::Pending => "Being processed",
-        OrderStatus::Paid => "Paid",
+        OrderStatus::Pending => "Confirming payment",
+        OrderStatus::Paid => "Payment received — shipping is delayed",
         OrderStatus::Completed => "Paid and shipped",
         OrderStatus::Failed => "Not completed",
     }
@@ -17,6 +17,16 @@ pub fn status_label(status: OrderStatus) -> &'static str {
 fn status_badge(status: OrderStatus) -> Markup {
     let failed = status == OrderStatus::Failed;
     html! { span.status.status-failed[failed] { (status_label(status)) } }
+}
+
+/// What an unfinished order (left behind by an outage) means for the shopper: the shop finishes
+/// it by itself (the reconciler) and emails the outcome.
+fn delay_text(status: OrderStatus) -> Option<&'static str> {
+    match status {
+        OrderStatus::Pending => Some("We're still confirming your payment. We'll finish this order for you and email you the outcome; you will never be charged twice."),
+        OrderStatus::Paid => Some("We've received your payment, but shipping is delayed. We'll ship it as soon as we can and email you; if we can't, we'll refund you in full."),
+        OrderStatus::Completed | OrderStatus::Failed => None,
+    }
 }
 
 pub fn item_count(order: &Order) -> u32 {
@@ -40,7 +50,11 @@ pub fn confirmation(order: &Order, just_placed: bool) -> Markup {
         @if let Some(reason) = &order.failure {
             (parts::alert("This order could not be completed", &failure_text(order, reason)))
         }
-        @if !failed {
+        @if let Some(text) = delay_text(order.status) {
+            (parts::notice(text))
+        }
+        // An unfinished order's notice already says an email will follow.
+        @if !failed && delay_text(order.status).is_none() {
             p {
                 @if order.email_sent {
                     "We've sent a confirmation to " strong { (order.email) } "."

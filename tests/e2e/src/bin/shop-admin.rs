@@ -5,6 +5,9 @@
 //!   browser tests' teardown).
 //! - `shop-admin migrate <shop-base-url>`: waits for the shop's health check, then applies the
 //!   migrations through `POST /admin/migrate` with the token in `SPIN_VARIABLE_OPERATOR_TOKEN`.
+//! - `shop-admin reconcile <shop-base-url> [every-seconds]`: runs the order reconciler
+//!   (`POST /admin/reconcile`) once, or every so many seconds until stopped (scripts/run-shop
+//!   runs it every minute, as the Kubernetes CronJob does, so a developer's shop heals itself).
 use anyhow::{bail, Context, Result};
 
 #[tokio::main(flavor = "current_thread")]
@@ -20,6 +23,28 @@ async fn main() -> Result<()> {
             println!("{report}");
             Ok(())
         }
-        _ => bail!("usage: shop-admin create-database <postgres-url> | shop-admin drop-database <postgres-url> | shop-admin migrate <shop-base-url>"),
+        ["reconcile", base, rest @ ..] => {
+            let token = std::env::var("SPIN_VARIABLE_OPERATOR_TOKEN").context("SPIN_VARIABLE_OPERATOR_TOKEN is not set")?;
+            let every = match rest {
+                [] => None,
+                [s] => Some(std::time::Duration::from_secs(s.parse().context("every-seconds must be a whole number")?)),
+                _ => bail!("usage: shop-admin reconcile <shop-base-url> [every-seconds]"),
+            };
+            shop_e2e::admin::wait_healthy(base).await?;
+            loop {
+                match shop_e2e::admin::reconcile(base, &token, "{}").await {
+                    // Quiet when there was nothing to do; the report otherwise.
+                    Ok(report) if !report.contains("\"orders\":[]") || every.is_none() => println!("reconcile: {report}"),
+                    Ok(_) => {}
+                    Err(e) if every.is_some() => eprintln!("reconcile: {e:#}"),
+                    Err(e) => return Err(e),
+                }
+                match every {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => return Ok(()),
+                }
+            }
+        }
+        _ => bail!("usage: shop-admin create-database <postgres-url> | shop-admin drop-database <postgres-url> | shop-admin migrate <shop-base-url> | shop-admin reconcile <shop-base-url> [every-seconds]"),
     }
 }

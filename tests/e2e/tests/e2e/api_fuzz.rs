@@ -161,6 +161,7 @@ async fn public_json_api_answers_only_as_documented() -> Result<()> {
         Target { method: reqwest::Method::POST, path: "/api/catalog/get_product", operator: false },
         Target { method: reqwest::Method::POST, path: "/api/catalog/get_products", operator: false },
         Target { method: reqwest::Method::POST, path: "/admin/migrate", operator: true },
+        Target { method: reqwest::Method::POST, path: "/admin/reconcile", operator: true },
         Target { method: reqwest::Method::POST, path: "/admin/products", operator: true },
         Target { method: reqwest::Method::PUT, path: "/admin/products/{sku}", operator: true },
     ];

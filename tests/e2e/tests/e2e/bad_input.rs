@@ -29,6 +29,11 @@ fn valid_requests() -> Vec<(&'static str, &'static str, Value)> {
         "transaction_id": "txn_0123456789abcdef0123456789abcdef", "tracking_id": "TRK-0123456789AB", "failure": null,
         "created_at": "2030-01-01T00:00:00Z", "email_sent": false
     });
+    let mut failed = order.clone();
+    failed["order_id"] = json!("ORD-0123456789AC");
+    failed["status"] = json!("Failed");
+    failed["tracking_id"] = Value::Null;
+    failed["failure"] = json!("Shipping was unavailable");
     vec![
         ("products", "/api/catalog/list_categories", json!({})),
         ("products", "/api/catalog/list_products", json!({"category": "kitchen", "query": "mug", "page": 1, "page_size": 12})),
@@ -41,9 +46,11 @@ fn valid_requests() -> Vec<(&'static str, &'static str, Value)> {
         ("carts", "/api/carts/empty_cart", json!({"session": SESSION})),
         ("payment", "/api/payment/charge", json!({"idempotency_key": "key-1", "amount": money, "card": card})),
         ("payment", "/api/payment/refund", json!({"transaction_id": "txn_0123456789abcdef0123456789abcdef", "reason": "test"})),
+        ("payment", "/api/payment/settle", json!({"idempotency_key": "key-1"})),
         ("shipping", "/api/shipping/get_quote", json!({"country": "GB", "item_count": 1, "currency": "USD"})),
         ("shipping", "/api/shipping/ship_order", json!({"idempotency_key": "key-1", "address": address, "items": [{"sku": MUG, "quantity": 1}], "currency": "USD"})),
         ("email", "/api/email/send_confirmation", json!({"order": order})),
+        ("email", "/api/email/send_failure_notice", json!({"order": failed})),
         ("email", "/api/email/list_outbox", json!({"limit": 10})),
         ("checkout", "/api/checkout/place_order", json!({"session": SESSION, "attempt_id": "attempt-1", "email": "ada@example.com", "address": address, "card": card})),
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "order_id": "ORD-0123456789AB"})),
@@ -240,6 +247,15 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
     let shop = Shop::start().await?;
     let before = snapshot(&shop).await?;
     let long = "A".repeat(300);
+    let notice = valid_requests()
+        .into_iter()
+        .find_map(|(_, path, body)| (path == "/api/email/send_failure_notice").then_some(body))
+        .context("a valid failure notice")?;
+    let mut completed = notice.clone();
+    completed["order"]["status"] = json!("Completed");
+    let mut malformed = notice.clone();
+    malformed["order"]["email"] = json!("nope");
+    malformed["order"]["lines"] = json!([]);
     let cases: Vec<(&str, &str, Value, u16)> = vec![
         ("products", "/api/catalog/get_product", json!({"sku": "NOPE-123"}), 404),
         ("products", "/api/catalog/get_product", json!({"sku": "../../etc/passwd"}), 400),
@@ -266,6 +282,10 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
         ("payment", "/api/payment/refund", json!({"transaction_id": "txn_x", "reason": "a\u{0}b"}), 400),
         ("shipping", "/api/shipping/get_quote", json!({"country": "ZZ", "item_count": 0, "currency": "XYZ"}), 400),
         ("shipping", "/api/shipping/ship_order", json!({"idempotency_key": "k", "address": {"name": "", "street": "", "city": "", "postal_code": "", "country": ""}, "items": [], "currency": "USD"}), 400),
+        ("payment", "/api/payment/settle", json!({"idempotency_key": ""}), 400),
+        ("payment", "/api/payment/settle", json!({"idempotency_key": "key with spaces"}), 400),
+        ("email", "/api/email/send_failure_notice", completed, 422),
+        ("email", "/api/email/send_failure_notice", malformed, 400),
         ("email", "/api/email/list_outbox", json!({"limit": 0}), 400),
         ("email", "/api/email/list_outbox", json!({"limit": 101}), 400),
         ("checkout", "/api/checkout/place_order", json!({"session": SESSION, "attempt_id": "a-1", "email": "ada@example.com",
@@ -277,6 +297,7 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "order_id": "ORD-0123456789AB"}), 404),
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "order_id": "'; DROP TABLE orders; --"}), 400),
         ("checkout", "/api/checkout/migrate", json!({}), 401),
+        ("checkout", "/api/checkout/reconcile", json!({"grace_seconds": 0, "alert_seconds": 3600, "limit": 10}), 401),
     ];
     for (component, path, body, expected) in cases {
         let what = format!("{component} {path} {}", short(&body));

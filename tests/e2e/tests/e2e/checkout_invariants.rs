@@ -8,84 +8,17 @@
 //!
 //! checked against what is stored: orders in PostgreSQL, payment's `charge:*` / `txn:*` /
 //! `refund:*` records in Redis (`shop_e2e::reliability::Books`).
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use redis::AsyncCommands;
-use shop_e2e::browser::Browser;
 use shop_e2e::reliability::{
-    add, books, checkout_attempt, checkout_fields, failure_test_limits, placed_order_id, Books, GOOD_CARD, MUG, TEE,
+    add, books, cart, charge_then_lose_the_database, checkout_attempt, checkout_fields, outbox_len, placed_order_id, world, Books, GOOD_CARD, MUG, TEE,
 };
 use shop_e2e::stores::PrivatePostgres;
-use shop_e2e::upstream::{FaultyService, Mode};
-use shop_e2e::{Shop, ShopOptions};
+use shop_e2e::upstream::Mode;
+use shop_e2e::Shop;
 
-const CHARGE: &str = "/api/payment/charge";
-const REFUND: &str = "/api/payment/refund";
-const SHIP: &str = "/api/shipping/ship_order";
-const SEND: &str = "/api/email/send_confirmation";
-const PLACE: &str = "/api/checkout/place_order";
-
-struct World {
-    shop: Shop,
-    payment: FaultyService,
-    shipping: FaultyService,
-    email: FaultyService,
-    checkout: FaultyService,
-}
-
-impl World {
-    /// The faulty proxy in front of `name` (payment, shipping, email; checkout otherwise).
-    fn service(&self, name: &str) -> &FaultyService {
-        match name {
-            "payment" => &self.payment,
-            "shipping" => &self.shipping,
-            "email" => &self.email,
-            _ => &self.checkout,
-        }
-    }
-}
-
-async fn world(pg: Option<String>) -> Result<World> {
-    let payment = FaultyService::start("payment").await?;
-    let shipping = FaultyService::start("shipping").await?;
-    let email = FaultyService::start("email").await?;
-    // The frontend's way to checkout, so its answer can be lost after checkout finished.
-    let checkout = FaultyService::start("checkout").await?;
-    let overrides: HashMap<String, String> =
-        [payment.variable(), shipping.variable(), email.variable(), checkout.variable()].into_iter().collect();
-    let hooks = [payment.attacher(), shipping.attacher(), email.attacher(), checkout.attacher()];
-    let on_load = std::sync::Arc::new(move |app: &runtime_local::App| hooks.iter().for_each(|h| h(app)));
-    let shop = Shop::start_with_options(ShopOptions {
-        overrides,
-        pg_addr: pg,
-        limits: Some(failure_test_limits()),
-        on_load: Some(on_load),
-        ..ShopOptions::default()
-    })
-    .await?;
-    Ok(World { shop, payment, shipping, email, checkout })
-}
-
-impl World {
-    fn heal(&self) {
-        for s in [&self.payment, &self.shipping, &self.email, &self.checkout] {
-            s.heal();
-        }
-    }
-}
-
-/// The stored cart of a browser.
-async fn cart(shop: &Shop, b: &Browser) -> Result<std::collections::BTreeMap<String, u32>> {
-    let key = format!("{}shop:cart:{}", shop.redis_prefix, b.session().context("a session")?);
-    Ok(shop.redis().await?.hgetall(key).await?)
-}
-
-async fn outbox_len(shop: &Shop) -> Result<usize> {
-    let n: usize = shop.redis().await?.llen(format!("{}shop:outbox", shop.redis_prefix)).await?;
-    Ok(n)
-}
+use shop_e2e::reliability::{CHARGE, PLACE, REFUND, SEND, SHIP};
 
 /// One failure point: set the faults, check out, check the books; heal, retry the same attempt,
 /// check that it settled with the expected outcome.
@@ -198,35 +131,13 @@ async fn money_invariants_hold_at_every_failure_point_and_after_a_retry() -> Res
 async fn database_lost_between_charge_and_record() -> Result<()> {
     let mut pg = PrivatePostgres::start()?;
     let w = world(Some(pg.addr())).await?;
-    let mut b = w.shop.browser();
-    add(&mut b, MUG, 1).await?;
-    let attempt = checkout_attempt(&mut b).await?;
-    let fields = checkout_fields(GOOD_CARD, &attempt);
-    w.payment.set(CHARGE, Mode::Held);
-    let shopper = {
-        let mut b = b.clone_session();
-        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        tokio::spawn(async move {
-            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            b.post("/checkout", &f).await
-        })
-    };
-    // Stop the database while payment holds the charge, then let the charge go on.
-    let started = std::time::Instant::now();
-    while w.payment.calls(CHARGE) == 0 {
-        ensure!(started.elapsed() < Duration::from_secs(30), "the charge never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    pg.stop()?;
-    w.payment.release();
-    let first = shopper.await??;
-    ensure!(first.status == 503, "with the database gone after the charge: {} {}", first.status, first.body);
-    pg.restart()?;
+    let (mut b, fields) = charge_then_lose_the_database(&w, &mut pg).await?;
     let stored = books_when_up(&w.shop).await?;
     stored.check_safe()?;
     ensure!(stored.orders.len() == 1 && stored.orders[0].status == "pending" && stored.charges.len() == 1, "{stored:#?}");
 
     w.heal();
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let retry = b.post("/checkout", &fields).await?;
     ensure!(retry.status == 303, "the retry: {} {}", retry.status, retry.body);
     let stored = books(&w.shop).await?;

@@ -208,6 +208,7 @@ async fn operator_api_without_the_right_token_is_401_and_changes_nothing() -> Re
     for auth in &auths {
         for (method, path, body) in [
             (reqwest::Method::POST, "/admin/migrate".to_string(), serde_json::json!({})),
+            (reqwest::Method::POST, "/admin/reconcile".to_string(), serde_json::json!({"grace_seconds": 0})),
             (reqwest::Method::POST, "/admin/products".to_string(), product.clone()),
             (reqwest::Method::PUT, format!("/admin/products/{MUG}"), update.clone()),
         ] {
@@ -224,6 +225,7 @@ async fn operator_api_without_the_right_token_is_401_and_changes_nothing() -> Re
         for (component, path, body) in [
             ("products", "/api/catalog_admin/migrate", "{}".to_string()),
             ("checkout", "/api/checkout/migrate", "{}".to_string()),
+            ("checkout", "/api/checkout/reconcile", r#"{"grace_seconds":0,"alert_seconds":3600,"limit":10}"#.to_string()),
             ("products", "/api/catalog_admin/create_product", product.to_string()),
             ("products", "/api/catalog_admin/update_product", update.to_string()),
         ] {

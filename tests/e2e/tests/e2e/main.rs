@@ -12,5 +12,7 @@ mod fuzz_bodies;
 mod hardening;
 mod imports;
 mod openapi;
+mod reconcile;
+mod services;
 mod shop;
 mod split;

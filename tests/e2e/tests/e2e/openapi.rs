@@ -19,6 +19,18 @@ struct Migrations {
     migrations: Vec<shop_contract::MigrationReport>,
 }
 
+/// The operator API's reconcile body (`components/frontend/src/routes/admin.rs`): all optional.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconcileInput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grace_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<u32>,
+}
+
 fn drop_nulls(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, drop_nulls(v))).collect()),
@@ -131,7 +143,7 @@ fn every_operation_is_documented_and_nothing_else() {
     assert!(missing.is_empty(), "operations missing from docs/openapi.yaml: {missing:?}");
     assert!(extra.is_empty(), "docs/openapi.yaml documents operations the contract does not have: {extra:?}");
     let others: BTreeSet<&str> = documented.difference(&api).copied().collect();
-    assert_eq!(others, BTreeSet::from(["/admin/migrate", "/admin/products", "/admin/products/{sku}"]), "the operator API");
+    assert_eq!(others, BTreeSet::from(["/admin/migrate", "/admin/products", "/admin/products/{sku}", "/admin/reconcile"]), "the operator API");
     for (path, item) in doc["paths"].as_object().unwrap() {
         let methods: Vec<&String> = item.as_object().unwrap().keys().collect();
         let expected = if path == "/admin/products/{sku}" { "put" } else { "post" };
@@ -158,14 +170,18 @@ fn schemas_match_the_wire_types() {
     check_op(&doc, carts::ops::empty_cart, e);
     check_op(&doc, payment::ops::charge, e);
     check_op(&doc, payment::ops::refund, e);
+    check_op(&doc, payment::ops::settle, e);
     check_op(&doc, shipping::ops::get_quote, e);
     check_op(&doc, shipping::ops::ship_order, e);
     check_op(&doc, email::ops::send_confirmation, e);
+    check_op(&doc, email::ops::send_failure_notice, e);
     check_op(&doc, email::ops::list_outbox, e);
     check_op(&doc, checkout::ops::place_order, e);
     check_op(&doc, checkout::ops::get_order, e);
     check_op(&doc, checkout::ops::list_orders, e);
     check_op(&doc, checkout::ops::migrate, e);
+    check_op(&doc, checkout::ops::reconcile, e);
+    check::<ReconcileInput, checkout::ReconcileReport>(&doc, "/admin/reconcile", "post", e);
     check::<shop_contract::NoParams, Migrations>(&doc, "/admin/migrate", "post", e);
     check::<catalog_admin::ProductInput, shop_contract::Product>(&doc, "/admin/products", "post", e);
     check::<catalog_admin::ProductInput, shop_contract::Product>(&doc, "/admin/products/{sku}", "put", e);

@@ -10,8 +10,12 @@ pub fn load() -> Value {
     serde_yaml::from_str(&text).expect("docs/openapi.yaml is valid YAML")
 }
 
-/// Follows `$ref`s (local ones only).
+/// Follows `$ref`s (local ones only), and `allOf` of one schema (how OpenAPI 3.0 writes a
+/// nullable `$ref`: `{allOf: [{$ref: ...}], nullable: true}`; [`validate`] reads the `nullable`).
 pub fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    if let Some([one]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        return resolve(doc, one);
+    }
     match schema.get("$ref").and_then(Value::as_str) {
         Some(r) => {
             let pointer = r.strip_prefix('#').expect("local $ref");
@@ -70,6 +74,9 @@ pub fn example(doc: &Value, schema: &Value, full: bool, pick: usize) -> Value {
 
 /// Checks `value` against `schema` (the subset of JSON Schema the document uses).
 pub fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if value.is_null() && schema["nullable"].as_bool() == Some(true) {
+        return Ok(());
+    }
     let schema = resolve(doc, schema);
     if value.is_null() {
         return if schema["nullable"].as_bool() == Some(true) { Ok(()) } else { Err(format!("{at}: null is not allowed")) };

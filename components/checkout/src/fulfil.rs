@@ -1,0 +1,208 @@
+//! The steps after the charge, shared by a shopper's checkout (`place_order.rs`) and the
+//! reconciler (`reconcile.rs`): ship with the order id as idempotency key, refund and fail when
+//! shipping fails, then empty the cart and send the one final email.
+use serde_json::{json, Map, Value};
+use shop_contract::{carts, email, payment, shipping};
+use shop_contract::{ErrorCode, Order, OrderStatus, ShopError};
+use shop_domain::checkout::{recovery, Failure, Recovery, Step};
+
+use crate::services::Services;
+use crate::store::Store;
+
+/// Who the outcome is for: the shopper waiting on the page, or nobody (the reconciler, whose
+/// failures owe the shopper a failure notice).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Shopper,
+    Reconciler,
+}
+
+pub struct Fulfilment {
+    pub store: Store,
+    pub services: Services,
+    pub audience: Audience,
+}
+
+impl Fulfilment {
+    pub fn open(audience: Audience) -> Result<Self, ShopError> {
+        Ok(Fulfilment {
+            store: Store::open()?,
+            services: Services::from_config()?,
+            audience,
+        })
+    }
+
+    /// Ship the lines, once per order (paid → completed, or failed and refunded).
+    pub async fn ship(&self, order: Order) -> Result<Order, ShopError> {
+        let items = order
+            .lines
+            .iter()
+            .map(|l| shipping::ShipItem {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+            })
+            .collect();
+        let req = shipping::ShipRequest {
+            idempotency_key: order.order_id.clone(),
+            address: order.address.clone(),
+            items,
+            currency: order.total.currency.clone(),
+        };
+        match self
+            .services
+            .shipping
+            .call(shipping::ops::ship_order, &req)
+            .await
+        {
+            Ok(shipment) => {
+                if !self
+                    .store
+                    .mark_completed(&order.order_id, &shipment.tracking_id)?
+                {
+                    return self.reload(&order.order_id);
+                }
+                let order = Order {
+                    status: OrderStatus::Completed,
+                    tracking_id: Some(shipment.tracking_id),
+                    ..order
+                };
+                log("info", "order completed", &order, []);
+                Ok(order)
+            }
+            Err(e) => Err(self.recover(&order, Step::Ship, e).await),
+        }
+    }
+
+    /// After a failed step: apply the recovery shop-domain decides, and return what to answer.
+    pub async fn recover(&self, order: &Order, step: Step, error: ShopError) -> ShopError {
+        let failure = match error.code {
+            ErrorCode::Unavailable | ErrorCode::Internal => Failure::Unknown,
+            _ => Failure::Refused,
+        };
+        match recovery(step, failure) {
+            // A decline keeps its 402 and reason, so the form can show it.
+            Recovery::Fail => {
+                self.fail(order, &error.message);
+                error
+            }
+            Recovery::KeepForRetry => ShopError::unavailable(
+                "We couldn't reach the payment service. Please try again in a moment; you won't be charged twice",
+            ),
+            Recovery::RefundThenFail => self.refund_and_fail(order, failure, error).await,
+        }
+    }
+
+    async fn refund_and_fail(&self, order: &Order, failure: Failure, error: ShopError) -> ShopError {
+        let Some(transaction_id) = order.transaction_id.clone() else {
+            return ShopError::internal("A paid order has no transaction id");
+        };
+        let req = payment::RefundRequest {
+            transaction_id,
+            reason: format!("shipping failed: {}", error.message),
+        };
+        if let Err(refund_error) = self.services.payment.call(payment::ops::refund, &req).await {
+            let extra = [
+                ("shipping_error", json!(error.message)),
+                ("refund_error", json!(refund_error.message)),
+            ];
+            log("error", "shipping and refund failed; order kept as paid", order, extra);
+            return ShopError::unavailable(
+                "We couldn't arrange shipping right now. Your order is saved: please try again in a moment",
+            );
+        }
+        match failure {
+            Failure::Unknown => {
+                let message = "We couldn't arrange shipping right now, so we refunded your payment. Please try again in a moment";
+                self.fail(order, message);
+                ShopError::unavailable(message)
+            }
+            Failure::Refused => {
+                let message = format!(
+                    "We couldn't ship your order ({}), so we refunded your payment",
+                    error.message
+                );
+                self.fail(order, &message);
+                ShopError::unprocessable(message)
+            }
+        }
+    }
+
+    /// Marks the order failed; if that cannot be stored, the order stays as it was (logged).
+    pub fn fail(&self, order: &Order, message: &str) {
+        let notice_due = self.audience == Audience::Reconciler;
+        let outcome = self.store.mark_failed(&order.order_id, message, notice_due);
+        let extra = [("failure", json!(message)), ("stored", json!(outcome.is_ok()))];
+        log(
+            if outcome.is_ok() { "info" } else { "error" },
+            "order failed",
+            order,
+            extra,
+        );
+    }
+
+    /// The bought items leave the cart; failing that does not undo the order.
+    pub async fn empty_cart(&self, session: &str) {
+        let cart_ref = carts::CartRef {
+            session: session.to_string(),
+        };
+        if let Err(e) = self
+            .services
+            .carts
+            .call(carts::ops::empty_cart, &cart_ref)
+            .await
+        {
+            shop_spin::log::error(&format!(
+                "could not empty the cart after an order: {}",
+                e.message
+            ));
+        }
+    }
+
+    /// The order's one final email: the confirmation of a completed order, or the failure
+    /// notice of one the reconciler failed. Failing it does not undo anything (`email_sent`
+    /// stays false and the next reconciler run tries again).
+    pub async fn send_final_email(&self, order: Order) -> Order {
+        let sent = match order.status {
+            OrderStatus::Completed => {
+                let req = email::ConfirmationRequest { order: order.clone() };
+                self.services.email.call(email::ops::send_confirmation, &req).await.map(|_| ())
+            }
+            OrderStatus::Failed => {
+                let req = email::FailureNoticeRequest { order: order.clone() };
+                self.services.email.call(email::ops::send_failure_notice, &req).await.map(|_| ())
+            }
+            OrderStatus::Pending | OrderStatus::Paid => return order,
+        };
+        match sent {
+            Ok(()) => match self.store.mark_email_sent(&order.order_id) {
+                Ok(_) => Order {
+                    email_sent: true,
+                    ..order
+                },
+                Err(_) => order,
+            },
+            Err(e) => {
+                log("error", "order email not sent", &order, [("error", json!(e.message))]);
+                order
+            }
+        }
+    }
+
+    pub fn reload(&self, order_id: &str) -> Result<Order, ShopError> {
+        self.store
+            .get_by_id(order_id)?
+            .ok_or_else(|| ShopError::internal("An order vanished while it was placed"))
+    }
+}
+
+/// One log line about an order (never the card or the address).
+pub fn log<const N: usize>(level: &str, msg: &str, order: &Order, extra: [(&str, Value); N]) {
+    let mut fields = Map::new();
+    fields.insert("order_id".into(), json!(order.order_id));
+    fields.insert("total_minor".into(), json!(order.total.minor));
+    fields.insert("currency".into(), json!(order.total.currency));
+    for (k, v) in extra {
+        fields.insert(k.into(), v);
+    }
+    shop_spin::log::line(level, msg, fields);
+}
