@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 use shop_contract::{carts, email, payment, shipping};
 use shop_contract::{ErrorCode, Order, OrderStatus, ShopError};
-use shop_domain::checkout::{recovery, Failure, Recovery, Step};
+use shop_domain::checkout::{reconciler_recovery, recovery, Failure, Recovery, Step};
 
 use crate::services::Services;
 use crate::store::Store;
@@ -69,33 +69,62 @@ impl Fulfilment {
                 log("info", "order completed", &order, []);
                 Ok(order)
             }
-            Err(e) => Err(self.recover(&order, Step::Ship, e).await),
+            Err(e) => match self.recover(&order, Step::Ship, e).await {
+                Recovered::Answer(e) => Err(e),
+                Recovered::MovedOn => self.reload(&order.order_id),
+            },
         }
     }
 
+    /// A paid order whose refund was started (and whose failure was not recorded): repeat the
+    /// idempotent refund and record the failure; never ship it.
+    pub async fn finish_refund(&self, order: Order) -> Result<Order, ShopError> {
+        let failed = ShopError::unavailable("the shipment could not be arranged");
+        if let Recovered::Answer(e) = self.refund_and_fail(&order, Failure::Unknown, failed).await {
+            let now = self.reload(&order.order_id)?;
+            // Still paid: the refund failed again; otherwise answer with the failed order.
+            return if now.status == OrderStatus::Paid { Err(e) } else { Ok(now) };
+        }
+        self.reload(&order.order_id)
+    }
+
     /// After a failed step: apply the recovery shop-domain decides, and return what to answer.
-    pub async fn recover(&self, order: &Order, step: Step, error: ShopError) -> ShopError {
+    pub async fn recover(&self, order: &Order, step: Step, error: ShopError) -> Recovered {
         let failure = match error.code {
             ErrorCode::Unavailable | ErrorCode::Internal => Failure::Unknown,
             _ => Failure::Refused,
         };
-        match recovery(step, failure) {
+        let decided = match self.audience {
+            Audience::Shopper => recovery(step, failure),
+            Audience::Reconciler => reconciler_recovery(step, failure),
+        };
+        match decided {
             // A decline keeps its 402 and reason, so the form can show it.
             Recovery::Fail => {
                 self.fail(order, &error.message);
-                error
+                Recovered::Answer(error)
             }
-            Recovery::KeepForRetry => ShopError::unavailable(
-                "We couldn't reach the payment service. Please try again in a moment; you won't be charged twice",
-            ),
+            Recovery::KeepForRetry => Recovered::Answer(match step {
+                Step::Charge => ShopError::unavailable(
+                    "We couldn't reach the payment service. Please try again in a moment; you won't be charged twice",
+                ),
+                Step::Ship => ShopError::unavailable(format!("shipping unavailable, kept for the next run: {}", error.message)),
+            }),
             Recovery::RefundThenFail => self.refund_and_fail(order, failure, error).await,
         }
     }
 
-    async fn refund_and_fail(&self, order: &Order, failure: Failure, error: ShopError) -> ShopError {
+    async fn refund_and_fail(&self, order: &Order, failure: Failure, error: ShopError) -> Recovered {
         let Some(transaction_id) = order.transaction_id.clone() else {
-            return ShopError::internal("A paid order has no transaction id");
+            return Recovered::Answer(ShopError::internal("A paid order has no transaction id"));
         };
+        // First mark it as being refunded, so that it can never complete afterwards (another
+        // request's shipment, or a retry after the failure could not be recorded).
+        match self.store.start_refund(&order.order_id) {
+            Ok(true) => {}
+            Ok(false) => return Recovered::MovedOn,
+            Err(e) => return Recovered::Answer(e),
+        }
         let req = payment::RefundRequest {
             transaction_id,
             reason: format!("shipping failed: {}", error.message),
@@ -106,11 +135,11 @@ impl Fulfilment {
                 ("refund_error", json!(refund_error.message)),
             ];
             log("error", "shipping and refund failed; order kept as paid", order, extra);
-            return ShopError::unavailable(
+            return Recovered::Answer(ShopError::unavailable(
                 "We couldn't arrange shipping right now. Your order is saved: please try again in a moment",
-            );
+            ));
         }
-        match failure {
+        Recovered::Answer(match failure {
             Failure::Unknown => {
                 let message = "We couldn't arrange shipping right now, so we refunded your payment. Please try again in a moment";
                 self.fail(order, message);
@@ -124,20 +153,48 @@ impl Fulfilment {
                 self.fail(order, &message);
                 ShopError::unprocessable(message)
             }
-        }
+        })
     }
 
     /// Marks the order failed; if that cannot be stored, the order stays as it was (logged).
-    pub fn fail(&self, order: &Order, message: &str) {
+    /// True when this call failed it (not when another request had moved it on).
+    pub fn fail(&self, order: &Order, message: &str) -> bool {
         let notice_due = self.audience == Audience::Reconciler;
         let outcome = self.store.mark_failed(&order.order_id, message, notice_due);
-        let extra = [("failure", json!(message)), ("stored", json!(outcome.is_ok()))];
+        let extra = [("failure", json!(message)), ("stored", json!(outcome.as_ref().map_or(false, |done| *done)))];
         log(
             if outcome.is_ok() { "info" } else { "error" },
             "order failed",
             order,
             extra,
         );
+        matches!(outcome, Ok(true))
+    }
+
+    /// The reconciler's version of emptying the cart: minutes or hours later the cart may hold a
+    /// new selection, so only the ordered quantities leave it. Failing that only logs.
+    pub async fn remove_ordered_items(&self, order: &Order) {
+        let session = order.session.clone();
+        let cart = match self.services.carts.call(carts::ops::get_cart, &carts::CartRef { session: session.clone() }).await {
+            Ok(cart) => cart,
+            Err(e) => return shop_spin::log::error(&format!("could not read the cart after an order: {}", e.message)),
+        };
+        for line in &order.lines {
+            let Some(in_cart) = cart.lines.iter().find(|l| l.sku.eq_ignore_ascii_case(&line.sku)) else {
+                continue;
+            };
+            let left = in_cart.quantity.saturating_sub(line.quantity);
+            let done = if left == 0 {
+                let req = carts::RemoveItemRequest { session: session.clone(), sku: in_cart.sku.clone() };
+                self.services.carts.call(carts::ops::remove_item, &req).await.map(|_| ())
+            } else {
+                let req = carts::SetQuantityRequest { session: session.clone(), sku: in_cart.sku.clone(), quantity: left };
+                self.services.carts.call(carts::ops::set_quantity, &req).await.map(|_| ())
+            };
+            if let Err(e) = done {
+                shop_spin::log::error(&format!("could not take {} out of the cart after an order: {}", line.sku, e.message));
+            }
+        }
     }
 
     /// The bought items leave the cart; failing that does not undo the order.
@@ -193,6 +250,14 @@ impl Fulfilment {
             .get_by_id(order_id)?
             .ok_or_else(|| ShopError::internal("An order vanished while it was placed"))
     }
+}
+
+/// What came of a failed step.
+pub enum Recovered {
+    /// Answer with this error (the order was failed, refunded, or kept for a retry).
+    Answer(ShopError),
+    /// Another request moved the order on meanwhile: answer with it as stored.
+    MovedOn,
 }
 
 /// One log line about an order (never the card or the address).

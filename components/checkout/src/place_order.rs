@@ -34,7 +34,7 @@ use shop_domain::{
     PricingError, Quantity, SessionId, Sku,
 };
 
-use crate::fulfil::{log, Audience, Fulfilment};
+use crate::fulfil::{log, Audience, Fulfilment, Recovered};
 
 /// A place-order request that passed validation.
 struct Checkout {
@@ -59,7 +59,7 @@ pub async fn place_order(req: PlaceOrderRequest) -> Result<Order, ShopError> {
         fulfil: Fulfilment::open(Audience::Shopper)?,
     };
     let order = match run.existing_order()? {
-        Some(order) => order,
+        Some(order) => return run.resume(order).await,
         None => run.create_order().await?,
     };
     run.continue_order(order).await
@@ -245,6 +245,21 @@ impl PlaceOrder {
     }
 
     /// Steps 5 to 7, from wherever the order is.
+    /// Step 2, for an unfinished order: take it over from the reconciler's lease (or wait for
+    /// it), and finish a refund that was started rather than ship.
+    async fn resume(&self, order: Order) -> Result<Order, ShopError> {
+        if !matches!(order.status, OrderStatus::Pending | OrderStatus::Paid) {
+            return self.continue_order(order).await;
+        }
+        match self.fulfil.store.lease_for_shopper(&order.order_id)? {
+            None => Err(ShopError::unavailable(
+                "We're finishing this order right now. Please look at your orders in a moment; you won't be charged twice",
+            )),
+            Some(true) if order.status == OrderStatus::Paid => self.fulfil.finish_refund(order).await,
+            Some(_) => self.continue_order(order).await,
+        }
+    }
+
     async fn continue_order(&self, mut order: Order) -> Result<Order, ShopError> {
         if resume_from(order_status_from_wire(order.status)) == Resume::Charge {
             order = self.charge(order).await?;
@@ -293,7 +308,18 @@ impl PlaceOrder {
                     ..order
                 })
             }
-            Err(e) => Err(self.fulfil.recover(&order, Step::Charge, e).await),
+            // Payment refuses a key the reconciler closed (it found no charge and cancelled).
+            Err(e) if e.code == ErrorCode::Conflict => {
+                let reason = "This order was cancelled while we were confirming your payment";
+                self.fulfil.fail(&order, reason);
+                Err(ShopError::unprocessable(format!(
+                    "{reason}. Nothing was charged: please place your order again"
+                )))
+            }
+            Err(e) => match self.fulfil.recover(&order, Step::Charge, e).await {
+                Recovered::Answer(e) => Err(e),
+                Recovered::MovedOn => self.reload(&order.order_id),
+            },
         }
     }
 

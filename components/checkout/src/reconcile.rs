@@ -4,27 +4,41 @@
 //! - pending → payment's ledger settles the key (`payment.settle`): the charge made with it
 //!   (→ paid, then shipped as below), or none, and then no charge can ever be made with it
 //!   (→ failed, "not charged"). The reconciler never charges: it has no card.
-//! - paid → ship; shipping refuses or is down → refund and fail; the refund fails → stays paid
-//!   for the next run (a charge always has its order).
-//! - completed/failed by the reconciler → empty the cart (completed) and send the one final
-//!   email: the confirmation, or the failure notice.
+//! - paid → ship; shipping refuses → refund and fail; shipping unreachable, or the refund fails
+//!   → stays paid for the next run (a charge always has its order). A paid order whose refund
+//!   was started is only ever refunded and failed.
+//! - completed, or failed by the reconciler → take the ordered items out of the cart (completed)
+//!   and send the one final email: the confirmation, or the failure notice.
 //!
 //! Safe with shoppers retrying the same attempt and with other reconcilers: orders are taken
-//! only after a grace period, with a lease claimed under `FOR UPDATE SKIP LOCKED`; every
-//! status change is conditional; payment, shipping and email are idempotent per order.
+//! after a grace period under a lease (claimed with `FOR UPDATE SKIP LOCKED`; a shopper's request
+//! resuming an order holds one too); every status change is conditional; payment, shipping and
+//! email are idempotent per order. Only orders created within `RECONCILE_MAX_AGE` are driven;
+//! older unfinished ones are reported stuck, for an operator.
+use std::time::Duration;
+
 use serde_json::json;
 use shop_contract::checkout::{ReconcileReport, ReconcileRequest, ReconciledOrder};
-use shop_contract::{payment, ErrorCode, FieldError, Order, OrderStatus, ShopError};
+use shop_contract::{payment, FieldError, Order, OrderStatus, ShopError};
 use shop_domain::checkout::{
     reconcile as step_for, Reconcile, RECONCILE_ALERT_MAX, RECONCILE_ALERT_MIN, RECONCILE_GRACE_MAX,
-    RECONCILE_LIMIT_MAX,
+    RECONCILE_LIMIT_MAX, RECONCILE_MAX_AGE,
 };
+use shop_spin::wire::order_status_from_wire;
 
 use crate::fulfil::{log, Audience, Fulfilment};
+use crate::store::Claim;
 
 /// How long a reconciler holds an order it took: longer than its slowest path (settle, ship,
-/// refund and email, each bounded by the RPC timeout), so two runs never overlap on it.
+/// refund and email, all inside the run's budget below).
 const LEASE_SECONDS: u32 = 120;
+
+/// The run's budget for its calls to other services, counted from the request's start: the
+/// operator API waits at most `shop_spin::rpc::CALL_TIMEOUT` (10 s) for the report.
+const RUN_BUDGET: Duration = Duration::from_secs(7);
+
+/// No new order is started with less than this left of the budget.
+const ORDER_RESERVE: Duration = Duration::from_secs(2);
 
 /// The failure recorded when the ledger shows no charge for a pending order.
 const NOT_CHARGED: &str = "We could not confirm your payment in time, so we cancelled this order";
@@ -32,8 +46,16 @@ const NOT_CHARGED: &str = "We could not confirm your payment in time, so we canc
 pub async fn reconcile(authorization: Option<&str>, req: ReconcileRequest) -> Result<ReconcileReport, ShopError> {
     shop_spin::config::require_operator(authorization)?;
     validate(&req)?;
+    shop_spin::serve::limit_request_budget(RUN_BUDGET);
     let run = Fulfilment::open(Audience::Reconciler)?;
-    let taken = run.store.claim_unfinished(req.grace_seconds, req.limit, LEASE_SECONDS)?;
+    let lease = format!("reconciler:{}", uuid::Uuid::new_v4().simple());
+    let (taken, refunding) = run.store.claim_unfinished(&Claim {
+        grace_seconds: req.grace_seconds,
+        limit: req.limit,
+        lease_seconds: LEASE_SECONDS,
+        lease: &lease,
+        max_age_seconds: RECONCILE_MAX_AGE,
+    })?;
     let mut report = ReconcileReport {
         orders: Vec::with_capacity(taken.len()),
         completed: 0,
@@ -46,7 +68,11 @@ pub async fn reconcile(authorization: Option<&str>, req: ReconcileRequest) -> Re
         let order_id = order.order_id.clone();
         let before = order.status;
         let emailed_before = order.email_sent;
-        let (after, action) = drive(&run, order).await;
+        let (after, action) = if shop_spin::serve::request_budget_left() < ORDER_RESERVE {
+            (order, "deferred to the next run (this run's time is up)".to_string())
+        } else {
+            drive(&run, order, refunding.contains(&order_id)).await
+        };
         match after.status {
             OrderStatus::Pending | OrderStatus::Paid => report.unfinished += 1,
             OrderStatus::Completed if before != OrderStatus::Completed => report.completed += 1,
@@ -56,8 +82,8 @@ pub async fn reconcile(authorization: Option<&str>, req: ReconcileRequest) -> Re
         if after.email_sent && !emailed_before {
             report.emails_sent += 1;
         }
-        // The lease ends either way: an unfinished order is taken again by the next run.
-        if let Err(e) = run.store.release(&order_id) {
+        // The lease ends either way: an unfinished order is taken again by a later run.
+        if let Err(e) = run.store.release(&order_id, &lease) {
             shop_spin::log::error(&format!("could not release the reconciler's lease on {order_id}: {}", e.message));
         }
         log("info", "order reconciled", &after, [("before", json!(status_name(before))), ("action", json!(action))]);
@@ -68,6 +94,8 @@ pub async fn reconcile(authorization: Option<&str>, req: ReconcileRequest) -> Re
             action,
         });
     }
+    // After the run, so that what it settled is not counted. (Each order's outcome is logged
+    // above, so should this fail, nothing done is unrecorded.)
     let (stuck, oldest) = run.store.stuck(req.alert_seconds)?;
     report.stuck = stuck;
     if stuck > 0 {
@@ -102,10 +130,11 @@ fn validate(req: &ReconcileRequest) -> Result<(), ShopError> {
 }
 
 /// Takes one order as far as it can go now; returns it as stored and what was done, in words.
-async fn drive(run: &Fulfilment, order: Order) -> (Order, String) {
+async fn drive(run: &Fulfilment, order: Order, refund_started: bool) -> (Order, String) {
     let email_owed = !order.email_sent;
-    match step_for(shop_spin::wire::order_status_from_wire(order.status), email_owed) {
+    match step_for(order_status_from_wire(order.status), email_owed) {
         Reconcile::Settle => settle(run, order).await,
+        Reconcile::Ship if refund_started => refund(run, order).await,
         Reconcile::Ship => ship(run, order, "charged").await,
         Reconcile::Email => email(run, order, "finished").await,
         Reconcile::Nothing => (order, "nothing to do".into()),
@@ -126,20 +155,18 @@ async fn settle(run: &Fulfilment, order: Order) -> (Order, String) {
                 };
                 ship(run, paid, "charge found").await
             }
-            // Moved on meanwhile (the shopper's retry): take it from where it is now.
-            Ok(false) => match run.reload(&order.order_id) {
-                Ok(now) if now.status == OrderStatus::Paid => ship(run, now, "charge found").await,
-                Ok(now) => (now, "charge found; moved on meanwhile".into()),
-                Err(e) => (order, format!("charge found; not recorded: {}", e.message)),
-            },
+            // Under the lease nothing else moves it; a lost update leaves it for the next run.
+            Ok(false) => as_stored(run, order, "charge found; not recorded"),
             Err(e) => (order, format!("charge found; not recorded: {}", e.message)),
         },
         Ok(payment::Settlement { charged: None }) => {
-            run.fail(&order, NOT_CHARGED);
-            match run.reload(&order.order_id) {
-                Ok(now) if now.status == OrderStatus::Failed => email(run, now, "no charge: failed").await,
-                Ok(now) => (now, "no charge; moved on meanwhile".into()),
-                Err(e) => (order, format!("no charge; not recorded: {}", e.message)),
+            if run.fail(&order, NOT_CHARGED) {
+                match run.reload(&order.order_id) {
+                    Ok(now) => email(run, now, "no charge: failed").await,
+                    Err(e) => (order, format!("no charge: failed; {}", e.message)),
+                }
+            } else {
+                as_stored(run, order, "no charge; not recorded")
             }
         }
         Err(e) => (order, format!("payment unavailable: {}", e.message)),
@@ -147,38 +174,56 @@ async fn settle(run: &Fulfilment, order: Order) -> (Order, String) {
 }
 
 async fn ship(run: &Fulfilment, order: Order, so_far: &str) -> (Order, String) {
-    let order_id = order.order_id.clone();
     match run.ship(order.clone()).await {
         Ok(shipped) if shipped.status == OrderStatus::Completed => {
-            run.empty_cart(&shipped.session).await;
+            run.remove_ordered_items(&shipped).await;
             email(run, shipped, &format!("{so_far}: shipped")).await
         }
         Ok(other) => (other, format!("{so_far}: moved on meanwhile")),
-        // Refunded and failed, or kept paid because the refund failed: as stored now.
-        Err(e) => match run.reload(&order_id) {
-            Ok(now) if now.status == OrderStatus::Failed => email(run, now, &format!("{so_far}: shipping failed, refunded")).await,
-            Ok(now) => (now, format!("{so_far}: {}", unfinished_reason(&e))),
-            Err(_) => (order, format!("{so_far}: {}", unfinished_reason(&e))),
-        },
+        Err(e) => after_failure(run, order, so_far, e).await,
     }
 }
 
+/// A paid order whose refund was started before: refund (idempotent) and fail, never ship.
+async fn refund(run: &Fulfilment, order: Order) -> (Order, String) {
+    match run.finish_refund(order.clone()).await {
+        Ok(now) if now.status == OrderStatus::Failed => email(run, now, "refund finished: failed").await,
+        Ok(now) => (now, "refund started earlier; moved on meanwhile".into()),
+        Err(e) => (order, format!("refund started earlier; still failing: {}", e.message)),
+    }
+}
+
+/// After a failed shipment: refunded and failed, or kept paid for the next run, as stored now.
+async fn after_failure(run: &Fulfilment, order: Order, so_far: &str, e: ShopError) -> (Order, String) {
+    match run.reload(&order.order_id) {
+        Ok(now) if now.status == OrderStatus::Failed => email(run, now, &format!("{so_far}: shipping refused, refunded")).await,
+        Ok(now) => (now, format!("{so_far}: kept for the next run ({})", e.message)),
+        Err(_) => (order, format!("{so_far}: kept for the next run ({})", e.message)),
+    }
+}
+
+fn as_stored(run: &Fulfilment, order: Order, so_far: &str) -> (Order, String) {
+    match run.reload(&order.order_id) {
+        Ok(now) => (now, so_far.into()),
+        Err(e) => (order, format!("{so_far}: {}", e.message)),
+    }
+}
+
+/// The final email, if one is owed: the confirmation of a completed order, or the notice of an
+/// order the reconciler failed (a shopper's own failures were shown on the page).
 async fn email(run: &Fulfilment, order: Order, so_far: &str) -> (Order, String) {
-    // Only the reconciler's own failures owe a notice; checkout's were shown on the page.
-    let owed = !order.email_sent && (order.status == OrderStatus::Completed || order.status == OrderStatus::Failed);
+    let owed = !order.email_sent
+        && match order.status {
+            OrderStatus::Completed => true,
+            OrderStatus::Failed => run.store.notice_due(&order.order_id).unwrap_or(false),
+            OrderStatus::Pending | OrderStatus::Paid => false,
+        };
     if !owed {
         return (order, so_far.into());
     }
     let sent = run.send_final_email(order).await;
     let outcome = if sent.email_sent { "email sent" } else { "email not sent" };
     (sent, format!("{so_far}; {outcome}"))
-}
-
-fn unfinished_reason(e: &ShopError) -> String {
-    match e.code {
-        ErrorCode::Unavailable => format!("unfinished, kept for the next run ({})", e.message),
-        _ => format!("unfinished ({})", e.message),
-    }
 }
 
 fn status_name(s: OrderStatus) -> &'static str {

@@ -38,6 +38,18 @@ const ORDER_COLUMNS: &str = concat!(
 /// Most orders `list` returns.
 pub const LIST_LIMIT: i64 = 50;
 
+/// How long a shopper's request holds an order it works on (longer than a request may run).
+pub const SHOPPER_LEASE_SECONDS: i32 = 60;
+
+/// What the reconciler takes (see [`Store::claim_unfinished`]).
+pub struct Claim<'a> {
+    pub grace_seconds: u32,
+    pub limit: u32,
+    pub lease_seconds: u32,
+    pub lease: &'a str,
+    pub max_age_seconds: u32,
+}
+
 pub struct Store {
     conn: Connection,
 }
@@ -89,12 +101,15 @@ impl Store {
     /// its `created_at`. Returns `None`, saving nothing, when the checkout attempt already has an
     /// order.
     pub fn insert_pending(&self, order: &Order, attempt_id: &str) -> Result<Option<String>, ShopError> {
-        // Both inserts run whether or not the final SELECT reads them (data-modifying CTEs).
+        // Both inserts run whether or not the final SELECT reads them (data-modifying CTEs). The
+        // new order starts leased to its shopper for SHOPPER_LEASE_SECONDS (60).
         let sql = concat!(
             "WITH new_order AS ( \
                 INSERT INTO orders (order_id, session, attempt_id, status, email, ship_name, ship_street, \
-                    ship_city, ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor) \
-                VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                    ship_city, ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor, \
+                    reconcile_lease, reconcile_lease_until) \
+                VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                    'shopper', now() + interval '60 seconds') \
                 ON CONFLICT (session, attempt_id) DO NOTHING \
                 RETURNING order_id, created_at), \
             new_lines AS ( \
@@ -159,11 +174,11 @@ impl Store {
         )
     }
 
-    /// paid → completed, recording the shipment.
+    /// paid → completed, recording the shipment; never once a refund was started.
     pub fn mark_completed(&self, order_id: &str, tracking_id: &str) -> Result<bool, ShopError> {
         self.update(
             "UPDATE orders SET status = 'completed', tracking_id = $2, updated_at = now() \
-             WHERE order_id = $1 AND status = 'paid'",
+             WHERE order_id = $1 AND status = 'paid' AND NOT refund_started",
             &[P::Str(order_id.into()), P::Str(tracking_id.into())],
         )
     }
@@ -184,43 +199,95 @@ impl Store {
         Ok(self.orders(&sql, &[P::Str(order_id.into())])?.into_iter().next())
     }
 
+    /// Marks a paid order as being refunded, before the refund: from then on it can only fail.
+    /// False when it is no longer paid (another request finished it).
+    pub fn start_refund(&self, order_id: &str) -> Result<bool, ShopError> {
+        self.update(
+            "UPDATE orders SET refund_started = true WHERE order_id = $1 AND status = 'paid'",
+            &[P::Str(order_id.into())],
+        )
+    }
+
+    /// A shopper's request resuming an order takes its lease (for [`SHOPPER_LEASE_SECONDS`]):
+    /// `None` while a reconciler holds it; otherwise whether a refund was started. Shoppers do
+    /// not exclude each other (repeats of one attempt are idempotent anyway).
+    pub fn lease_for_shopper(&self, order_id: &str) -> Result<Option<bool>, ShopError> {
+        let sql = "WITH taken AS ( \
+                UPDATE orders SET reconcile_lease = 'shopper', \
+                    reconcile_lease_until = now() + make_interval(secs => $2::int4) \
+                WHERE order_id = $1 AND (reconcile_lease_until IS NULL OR reconcile_lease_until < now() \
+                    OR reconcile_lease = 'shopper') \
+                RETURNING refund_started) \
+            SELECT (SELECT refund_started FROM taken) AS refund_started";
+        let params = [P::Str(order_id.into()), P::Int32(SHOPPER_LEASE_SECONDS)];
+        let rows = read_one_row(&self.conn, "lease an order", sql, &params)?;
+        let taken = match rows.rows().next() {
+            Some(row) => column::<Option<bool>>(&row, "refund_started")?,
+            None => None,
+        };
+        Ok(taken)
+    }
+
     /// Takes up to `limit` orders that need the reconciler and were left alone for `grace_seconds`:
-    /// pending, paid, completed without their confirmation, or failed with a notice due. Each is
-    /// leased for `lease_seconds` in the same statement; rows another reconciler has locked
-    /// or leased are skipped, so two reconcilers never take the same order at once.
-    pub fn claim_unfinished(&self, grace_seconds: u32, limit: u32, lease_seconds: u32) -> Result<Vec<Order>, ShopError> {
+    /// pending or paid (created within `max_age_seconds`: older ones are left to an operator),
+    /// completed without their confirmation, or failed with a notice due. Each is leased to
+    /// `lease` for `lease_seconds` in the same statement; orders another reconciler has locked,
+    /// or anyone holds a live lease on, are skipped. The least recently tried come first.
+    /// Returns the orders and the ids of those whose refund was started.
+    pub fn claim_unfinished(&self, claim: &Claim<'_>) -> Result<(Vec<Order>, Vec<String>), ShopError> {
         let sql = "WITH claimed AS ( \
-                UPDATE orders SET reconcile_lease_until = now() + make_interval(secs => $3::int4) \
+                UPDATE orders SET reconcile_lease = $4, reconcile_lease_until = now() + make_interval(secs => $3::int4) \
                 WHERE order_id IN ( \
                     SELECT order_id FROM orders \
                     WHERE updated_at < now() - make_interval(secs => $1::int4) \
                       AND (reconcile_lease_until IS NULL OR reconcile_lease_until < now()) \
-                      AND (status IN ('pending', 'paid') \
+                      AND ((status IN ('pending', 'paid') AND created_at > now() - make_interval(secs => $5::int4)) \
                            OR (status = 'completed' AND NOT email_sent) \
                            OR (status = 'failed' AND notice_due AND NOT email_sent)) \
-                    ORDER BY updated_at LIMIT $2 \
+                    ORDER BY reconcile_attempted_at NULLS FIRST, updated_at LIMIT $2 \
                     FOR UPDATE SKIP LOCKED) \
-                RETURNING order_id) \
-            SELECT (SELECT array_agg(order_id) FROM claimed) AS ids";
-        let params = [P::Int32(seconds(grace_seconds)?), P::Int64(i64::from(limit)), P::Int32(seconds(lease_seconds)?)];
+                RETURNING order_id, refund_started) \
+            SELECT (SELECT array_agg(order_id) FROM claimed) AS ids, \
+                   (SELECT array_agg(order_id) FROM claimed WHERE refund_started) AS refunding";
+        let params = [
+            P::Int32(seconds(claim.grace_seconds)?),
+            P::Int64(i64::from(claim.limit)),
+            P::Int32(seconds(claim.lease_seconds)?),
+            P::Str(claim.lease.into()),
+            P::Int32(seconds(claim.max_age_seconds)?),
+        ];
         let rows = read_one_row(&self.conn, "claim unfinished orders", sql, &params)?;
-        let ids: Vec<Option<String>> = match rows.rows().next() {
-            Some(row) => column::<Option<Vec<Option<String>>>>(&row, "ids")?.unwrap_or_default(),
-            None => Vec::new(),
+        let Some(row) = rows.rows().next() else {
+            return Ok((Vec::new(), Vec::new()));
         };
+        let ids: Vec<Option<String>> = column::<Option<Vec<Option<String>>>>(&row, "ids")?.unwrap_or_default();
+        let refunding = column::<Option<Vec<Option<String>>>>(&row, "refunding")?.unwrap_or_default();
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY updated_at");
-        self.orders(&sql, &[P::ArrayStr(ids)])
+        Ok((self.orders(&sql, &[P::ArrayStr(ids)])?, refunding.into_iter().flatten().collect()))
     }
 
-    /// Ends the reconciler's lease on an order, so that the next run may take it again.
-    pub fn release(&self, order_id: &str) -> Result<bool, ShopError> {
+    /// Ends `lease` on an order (not anyone else's) and records the attempt, so that the next
+    /// run may take it again, after the orders it has not tried yet.
+    pub fn release(&self, order_id: &str, lease: &str) -> Result<bool, ShopError> {
         self.update(
-            "UPDATE orders SET reconcile_lease_until = NULL WHERE order_id = $1",
-            &[P::Str(order_id.into())],
+            "UPDATE orders SET reconcile_lease = NULL, reconcile_lease_until = NULL, reconcile_attempted_at = now() \
+             WHERE order_id = $1 AND reconcile_lease = $2",
+            &[P::Str(order_id.into()), P::Str(lease.into())],
         )
+    }
+
+    /// Whether a failure notice is owed for an order (the reconciler failed it).
+    pub fn notice_due(&self, order_id: &str) -> Result<bool, ShopError> {
+        let sql = "SELECT (SELECT notice_due FROM orders WHERE order_id = $1) AS notice_due";
+        let rows = read_one_row(&self.conn, "read notice_due", sql, &[P::Str(order_id.into())])?;
+        let due = match rows.rows().next() {
+            Some(row) => column::<Option<bool>>(&row, "notice_due")?.unwrap_or(false),
+            None => false,
+        };
+        Ok(due)
     }
 
     /// Orders still pending or paid `alert_seconds` after they were created: how many, and the

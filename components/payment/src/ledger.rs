@@ -1,6 +1,6 @@
 //! The processor's records in Redis (keys under the shop's prefix):
 //!
-//! - `charge:<idempotency key>` → for 24 hours, the idempotency record ([`KeyRecord`]): the
+//! - `charge:<idempotency key>` → for 30 days, the idempotency record ([`KeyRecord`]): the
 //!   receipt of the charge made with the key, or `{"closed_at": "<rfc3339>"}` once `settle`
 //!   closed the key with no charge made (none can be made with it any more);
 //! - `txn:<transaction id>` → the receipt, for 90 days: what refunds look up;

@@ -45,7 +45,7 @@ impl KeyRecord {
 /// What `charge` answers for a key that was closed: nothing was, or will be, charged with it.
 pub fn closed_key_error() -> ShopError {
     ShopError::conflict(
-        "This order was cancelled before it was paid, so nothing was charged; please start checkout again",
+        "This payment was cancelled before it was made, so nothing was charged.",
     )
 }
 

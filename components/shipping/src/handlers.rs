@@ -13,8 +13,9 @@ use shop_spin::store::Redis;
 const QUOTE_ITEMS: std::ops::RangeInclusive<u32> = 1..=999;
 /// Most lines one shipment may list.
 const MAX_SHIP_LINES: usize = 100;
-/// How long a shipment is remembered under its idempotency key.
-const SHIPMENT_TTL_SECONDS: i64 = 24 * 60 * 60;
+/// How long a shipment is remembered under its idempotency key: 30 days, as payment keeps its
+/// charge keys, so that checkout's reconciler, shipping a paid order late, never ships twice.
+const SHIPMENT_TTL_SECONDS: i64 = 30 * 24 * 60 * 60;
 
 /// Prices shipping `item_count` items to `country` in `currency`.
 pub async fn get_quote(req: QuoteRequest) -> Result<Quote, ShopError> {

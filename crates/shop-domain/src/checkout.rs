@@ -59,6 +59,16 @@ pub enum Recovery {
     RefundThenFail,
 }
 
+/// The recovery for `failure` in `step` when the reconciler, not a waiting shopper, runs it: an
+/// unreachable carrier is retried on the next run (shipping is idempotent per order, and the
+/// order page promises to ship), so only a definite refusal is refunded.
+pub const fn reconciler_recovery(step: Step, failure: Failure) -> Recovery {
+    match (step, failure) {
+        (Step::Ship, Failure::Unknown) => Recovery::KeepForRetry,
+        _ => recovery(step, failure),
+    }
+}
+
 /// The recovery for `failure` in `step`.
 pub const fn recovery(step: Step, failure: Failure) -> Recovery {
     match (step, failure) {
@@ -97,6 +107,12 @@ pub const fn reconcile(status: OrderStatus, email_owed: bool) -> Reconcile {
     }
 }
 
+/// Oldest pending or paid order the reconciler still drives (seconds): under the 24 hours for
+/// which payment and shipping remembered idempotency keys before they kept them 30 days, so
+/// that an expired key can never read as "no charge" or "not shipped". Older ones are stuck,
+/// for an operator.
+pub const RECONCILE_MAX_AGE: u32 = 23 * 60 * 60;
+
 /// Longest grace period of a reconcile request (seconds): a day.
 pub const RECONCILE_GRACE_MAX: u32 = 24 * 60 * 60;
 /// Shortest "stuck" threshold (seconds).
@@ -119,6 +135,14 @@ mod tests {
         assert_eq!(reconcile(OrderStatus::Failed, true), Reconcile::Email);
         assert_eq!(reconcile(OrderStatus::Completed, false), Reconcile::Nothing);
         assert_eq!(reconcile(OrderStatus::Failed, false), Reconcile::Nothing);
+    }
+
+    #[test]
+    fn the_reconciler_retries_an_unreachable_carrier_and_refunds_only_a_refusal() {
+        assert_eq!(reconciler_recovery(Step::Ship, Failure::Unknown), Recovery::KeepForRetry);
+        assert_eq!(reconciler_recovery(Step::Ship, Failure::Refused), Recovery::RefundThenFail);
+        assert_eq!(reconciler_recovery(Step::Charge, Failure::Refused), recovery(Step::Charge, Failure::Refused));
+        assert_eq!(reconciler_recovery(Step::Charge, Failure::Unknown), recovery(Step::Charge, Failure::Unknown));
     }
 
     #[test]

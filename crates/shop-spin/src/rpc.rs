@@ -72,7 +72,7 @@ impl Upstream {
             builder.header(*k, *v);
         }
         let request = builder.body(crate::json::encode(req)).build();
-        let remaining = REQUEST_BUDGET.saturating_sub(crate::serve::request_elapsed());
+        let remaining = crate::serve::request_budget_left();
         if remaining < Duration::from_millis(100) {
             crate::log::error(&format!("not calling {} {}: the request's time budget is spent", self.name, op.path));
             return Err(self.unavailable());

@@ -25,11 +25,23 @@ struct RequestStats {
     upstream_ms: u128,
     /// When the request started (`None` outside a request, e.g. in native unit tests).
     started: Option<Instant>,
+    /// A budget for its upstream calls shorter than `rpc::REQUEST_BUDGET`, if one was set.
+    budget: Option<std::time::Duration>,
 }
 
-/// How long the request being answered has been running.
-pub(crate) fn request_elapsed() -> std::time::Duration {
-    CURRENT.with(|c| c.borrow().started.map(|s| s.elapsed()).unwrap_or_default())
+/// Shortens the time all upstream calls of the current request may take together (counted from
+/// its start), e.g. for an operation whose caller waits at most `rpc::CALL_TIMEOUT` for it.
+pub fn limit_request_budget(budget: std::time::Duration) {
+    CURRENT.with(|c| c.borrow_mut().budget = Some(budget));
+}
+
+/// What is left of the current request's budget for upstream calls.
+pub fn request_budget_left() -> std::time::Duration {
+    let (budget, elapsed) = CURRENT.with(|c| {
+        let c = c.borrow();
+        (c.budget.unwrap_or(crate::rpc::REQUEST_BUDGET).min(crate::rpc::REQUEST_BUDGET), c.started.map(|s| s.elapsed()))
+    });
+    budget.saturating_sub(elapsed.unwrap_or_default())
 }
 
 /// The request id of the request being answered (propagated to other services).

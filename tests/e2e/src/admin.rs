@@ -79,3 +79,23 @@ pub async fn reconcile(base: &str, token: &str, body: &str) -> Result<String> {
     ensure!(status.is_success(), "reconcile answered {status}: {text}");
     Ok(text)
 }
+
+/// For tests: lets `seconds` pass for the orders of the database a client is connected to:
+/// their last change moves back, and shoppers' leases (60 s) end. Creation times are kept.
+pub async fn let_time_pass(client: &tokio_postgres::Client, seconds: i32) -> Result<u64> {
+    Ok(client
+        .execute(
+            "UPDATE orders SET updated_at = updated_at - make_interval(secs => $1::int4), \
+                 reconcile_lease = CASE WHEN reconcile_lease = 'shopper' THEN NULL ELSE reconcile_lease END, \
+                 reconcile_lease_until = CASE WHEN reconcile_lease = 'shopper' THEN NULL ELSE reconcile_lease_until END",
+            &[&seconds],
+        )
+        .await?)
+}
+
+/// [`let_time_pass`] for the database named in a `postgres://` URL.
+pub async fn let_time_pass_at(url: &str, seconds: i32) -> Result<u64> {
+    let (host, port, user, name) = parse_url(url)?;
+    let client = crate::connect_to(&host, &port, &user, &name).await?;
+    let_time_pass(&client, seconds).await
+}

@@ -29,6 +29,15 @@ fn delay_text(status: OrderStatus) -> Option<&'static str> {
     }
 }
 
+/// The charge's transaction id; while pending, whether there is one is still being confirmed.
+fn payment_reference(order: &Order) -> &str {
+    match (&order.transaction_id, order.status) {
+        (Some(id), _) => id,
+        (None, OrderStatus::Pending) => "Being confirmed",
+        (None, _) => "Not charged",
+    }
+}
+
 pub fn item_count(order: &Order) -> u32 {
     order.lines.iter().fold(0u32, |n, l| n.saturating_add(l.quantity))
 }
@@ -66,7 +75,7 @@ pub fn confirmation(order: &Order, just_placed: bool) -> Markup {
         dl.facts {
             div { dt { "Order number" } dd.code { (order.order_id) } }
             div { dt { "Placed on" } dd { (format::date(&order.created_at)) } }
-            div { dt { "Payment reference" } dd.code[order.transaction_id.is_some()] { (order.transaction_id.as_deref().unwrap_or("Not charged")) } }
+            div { dt { "Payment reference" } dd.code[order.transaction_id.is_some()] { (payment_reference(order)) } }
             div { dt { "Tracking number" } dd.code[order.tracking_id.is_some()] { (order.tracking_id.as_deref().unwrap_or("Not shipped yet")) } }
             div { dt { "Confirmation email" } dd { (order.email) } }
         }

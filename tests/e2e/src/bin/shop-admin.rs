@@ -5,6 +5,8 @@
 //!   browser tests' teardown).
 //! - `shop-admin migrate <shop-base-url>`: waits for the shop's health check, then applies the
 //!   migrations through `POST /admin/migrate` with the token in `SPIN_VARIABLE_OPERATOR_TOKEN`.
+//! - `shop-admin let-time-pass <postgres-url> <seconds>`: for tests, moves the orders' last
+//!   change back and ends shoppers' leases, as if that much time had passed.
 //! - `shop-admin reconcile <shop-base-url> [every-seconds]`: runs the order reconciler
 //!   (`POST /admin/reconcile`) once, or every so many seconds until stopped (scripts/run-shop
 //!   runs it every minute, as the Kubernetes CronJob does, so a developer's shop heals itself).
@@ -21,6 +23,11 @@ async fn main() -> Result<()> {
             shop_e2e::admin::wait_healthy(base).await?;
             let report = shop_e2e::admin::migrate(base, &token).await?;
             println!("{report}");
+            Ok(())
+        }
+        ["let-time-pass", url, seconds] => {
+            let n = shop_e2e::admin::let_time_pass_at(url, seconds.parse().context("seconds must be a whole number")?).await?;
+            println!("{n} orders");
             Ok(())
         }
         ["reconcile", base, rest @ ..] => {
@@ -45,6 +52,6 @@ async fn main() -> Result<()> {
                 }
             }
         }
-        _ => bail!("usage: shop-admin create-database <postgres-url> | shop-admin drop-database <postgres-url> | shop-admin migrate <shop-base-url> | shop-admin reconcile <shop-base-url> [every-seconds]"),
+        _ => bail!("usage: shop-admin create-database <postgres-url> | shop-admin drop-database <postgres-url> | shop-admin migrate <shop-base-url> | shop-admin reconcile <shop-base-url> [every-seconds] | shop-admin let-time-pass <postgres-url> <seconds>"),
     }
 }

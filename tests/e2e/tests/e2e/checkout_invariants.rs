@@ -43,11 +43,13 @@ fn points() -> Vec<Point> {
         Point { name: "charged, shipping down: refunded", faults: vec![("shipping", SHIP, Fail(503))], first: 503, settles: "failed" },
         Point { name: "charged, shipping refused: refunded", faults: vec![("shipping", SHIP, Fail(400))], first: 422, settles: "failed" },
         Point { name: "shipped, answer lost: refunded", faults: vec![("shipping", SHIP, ForwardThenReset)], first: 503, settles: "failed" },
+        // A refund that may have happened (its answer is unknown) is never followed by a
+        // shipment: the retry repeats the idempotent refund and fails the order.
         Point {
-            name: "shipping and refund both down: kept paid, resumed",
+            name: "shipping and refund both down: kept paid, then refunded on the retry",
             faults: vec![("shipping", SHIP, Fail(503)), ("payment", REFUND, Fail(503))],
             first: 503,
-            settles: "completed",
+            settles: "failed",
         },
         Point { name: "order completed, checkout's answer lost", faults: vec![("checkout", PLACE, ForwardThenReset)], first: 503, settles: "completed" },
         Point { name: "order completed, checkout's answer a 500", faults: vec![("checkout", PLACE, ForwardThenFail(500))], first: 503, settles: "completed" },
