@@ -122,11 +122,20 @@ def main(root, build):
     components = set(manifest.get("component", {}))
     required = {n for n, v in manifest.get("variables", {}).items() if v.get("required")}
 
+    # observability.yaml admits the SpinApps of every topology to the collector: its principals
+    # must exist in some build, not in its own.
+    every_sa = set()
+    for name in sorted(os.listdir(build)):
+        if name.endswith(".yaml") and name != "observability.yaml":
+            every_sa |= {d["metadata"]["name"] for d in load_docs(os.path.join(build, name))
+                         if d["kind"] == "ServiceAccount"}
     for name in sorted(os.listdir(build)):
         if not name.endswith(".yaml"):
             continue
         docs = load_docs(os.path.join(build, name))
         sas = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
+        if name == "observability.yaml":
+            sas |= every_sa
         # istiod makes a waypoint's ServiceAccount, named after its Gateway (class istio-waypoint).
         sas |= {d["metadata"]["name"] for d in docs if d["kind"] == "Gateway"
                 and d["apiVersion"].startswith("gateway.networking.k8s.io/")

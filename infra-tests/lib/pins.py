@@ -7,7 +7,8 @@ digest, and no "pin before first run" step left to the operator. Usage: pins.py 
   ids, `*-sha256` ones 64 hex digits;
 - requirement locks CI installs from carry a hash for every package (pip --require-hashes);
 - no file of the delivery or its docs still asks to "pin before first run";
-- versions.yml: every `*_sha256` value (also per architecture or file) is 64 hex digits;
+- versions.yml: every `*_sha256` value (also per architecture or file) is 64 hex digits, every
+  `*_digest` (an image's index digest, e.g. otel_collector_image_digest) is sha256:<64 hex>;
 - every Terraform root (terraform/, terraform/bootstrap/) pins each provider it or its modules
   require to one exact version, and commits a .terraform.lock.hcl with that provider at that
   version, the constraints Terraform would record, and h1:/zh: hashes;
@@ -26,6 +27,7 @@ import yaml
 
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 PLACEHOLDER = re.compile(r"(?i)^(|todo|tbd|changeme|placeholder|x+|0+)$")
 DELIVERY = [".circleci", "ansible", "terraform", "runtime-k8s", "docs/deploy.md"]
 TERRAFORM_ROOTS = ["terraform", "terraform/bootstrap"]
@@ -201,6 +203,8 @@ def main(root, built=None):
             problems.append(f"versions.yml: {path} is not a full git commit id")
         elif any(part.endswith("_sha256") for part in path.split(".")) and not HEX64.match(text):
             problems.append(f"versions.yml: {path} is not a sha256")
+        elif path.endswith("_digest") and not IMAGE_DIGEST.match(text):
+            problems.append(f"versions.yml: {path} is not sha256:<64 hex>")
     problems += check_terraform_locks(root)
     problems += check_images(root, built)
 

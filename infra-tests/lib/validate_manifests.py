@@ -15,7 +15,8 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-CRD_GROUPS = ("core.spinkube.dev/", "networking.istio.io/", "security.istio.io/", "gateway.networking.k8s.io/")
+CRD_GROUPS = ("core.spinkube.dev/", "networking.istio.io/", "security.istio.io/", "gateway.networking.k8s.io/",
+              "monitoring.coreos.com/")
 
 
 def crd_schema(schema_dir, doc):

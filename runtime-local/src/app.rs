@@ -59,6 +59,29 @@ pub struct RuntimeOptions {
     /// Spin 4.0.0-4.0.2 never return from such a query (spinframework/spin#3671); with this on,
     /// a test run proves an app never sends one.
     pub refuse_empty_query_results: bool,
+    /// Where guests' stdout and stderr go: `None` (default) = this process's stdout, like
+    /// `spin up`'s terminal echo; `Some` = collected in memory, for tests that read the
+    /// services' log lines ([`GuestOutput::contents`]).
+    pub guest_output: Option<GuestOutput>,
+}
+
+/// Guest stdout and stderr collected in memory, shared by every instance of the app (and by any
+/// other app given a clone). Each write of a guest is appended whole; a guest writing past
+/// the capacity gets a write error (a Rust guest's `println!` then panics), so size it for
+/// the test.
+#[derive(Clone, Debug)]
+pub struct GuestOutput(wasmtime_wasi::p2::pipe::MemoryOutputPipe);
+
+impl GuestOutput {
+    /// A collector that holds at most `capacity_bytes`.
+    pub fn new(capacity_bytes: usize) -> GuestOutput {
+        GuestOutput(wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(capacity_bytes))
+    }
+
+    /// Everything written so far.
+    pub fn contents(&self) -> Bytes {
+        self.0.contents()
+    }
 }
 
 impl Default for RuntimeOptions {
@@ -71,6 +94,7 @@ impl Default for RuntimeOptions {
             limits: Limits::default(),
             components: Vec::new(),
             refuse_empty_query_results: false,
+            guest_output: None,
         }
     }
 }
@@ -92,6 +116,8 @@ pub(crate) struct AppInner {
     pub(crate) limits: Limits,
     /// [`RuntimeOptions::refuse_empty_query_results`].
     pub(crate) refuse_empty_query_results: bool,
+    /// [`RuntimeOptions::guest_output`].
+    guest_output: Option<GuestOutput>,
     pub(crate) pg: PgPools,
     pub(crate) redis: RedisClients,
     self_origin: RwLock<Option<SocketAddr>>,
@@ -245,6 +271,7 @@ impl App {
                 resolver,
                 limits,
                 refuse_empty_query_results: options.refuse_empty_query_results,
+                guest_output: options.guest_output.clone(),
                 pg: PgPools::default(),
                 redis: RedisClients::default(),
                 self_origin: RwLock::new(None),
@@ -469,8 +496,13 @@ impl AppInner {
         req: Request<HyperIncomingBody>,
     ) -> Result<Response<HyperOutgoingBody>> {
         let mut wasi = WasiCtx::builder();
-        // Guest stdout and stderr both go to our stdout, next to the request log.
-        wasi.stdout(std::io::stdout()).stderr(std::io::stdout()).envs(&component.environment);
+        // Guest stdout and stderr both go to our stdout, next to the request log (or to the
+        // in-memory collector a test asked for).
+        match &self.guest_output {
+            None => wasi.stdout(std::io::stdout()).stderr(std::io::stdout()),
+            Some(GuestOutput(pipe)) => wasi.stdout(pipe.clone()).stderr(pipe.clone()),
+        };
+        wasi.envs(&component.environment);
         // wasi:sockets like Spin: TCP connect / UDP only to `tcp://` / `udp://` allowed hosts;
         // no listening and no explicit TCP bind (the implicit wildcard bind of a connect is
         // allowed); no name lookup.

@@ -85,6 +85,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 no_cache: args.no_cache,
                 components: args.components.clone(),
                 refuse_empty_query_results: args.refuse_empty_query_results,
+                guest_output: None,
                 limits: Limits {
                     max_memory_bytes: args.max_memory_mib << 20,
                     execution_time: Duration::from_secs(args.timeout_secs),

@@ -42,7 +42,7 @@ mod server;
 mod state;
 pub mod variables;
 
-pub use app::{App, ComponentRuntime, RuntimeOptions};
+pub use app::{App, ComponentRuntime, GuestOutput, RuntimeOptions};
 pub use limits::Limits;
 pub use server::Server;
 pub use state::StoreState;

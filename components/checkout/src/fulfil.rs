@@ -101,7 +101,7 @@ impl Fulfilment {
         match decided {
             // A decline keeps its 402 and reason, so the form can show it.
             Recovery::Fail => {
-                self.fail(order, &error.message);
+                self.fail(order, &error.message, step_name(step));
                 Recovered::Answer(error)
             }
             Recovery::KeepForRetry => Recovered::Answer(match step {
@@ -142,7 +142,7 @@ impl Fulfilment {
         Recovered::Answer(match failure {
             Failure::Unknown => {
                 let message = "We couldn't arrange shipping right now, so we refunded your payment. Please try again in a moment";
-                self.fail(order, message);
+                self.fail(order, message, "ship");
                 ShopError::unavailable(message)
             }
             Failure::Refused => {
@@ -150,18 +150,23 @@ impl Fulfilment {
                     "We couldn't ship your order ({}), so we refunded your payment",
                     error.message
                 );
-                self.fail(order, &message);
+                self.fail(order, &message, "ship");
                 ShopError::unprocessable(message)
             }
         })
     }
 
     /// Marks the order failed; if that cannot be stored, the order stays as it was (logged).
-    /// True when this call failed it (not when another request had moved it on).
-    pub fn fail(&self, order: &Order, message: &str) -> bool {
+    /// True when this call failed it (not when another request had moved it on). `step` names
+    /// the step that failed (`charge`, `ship`, `settle`), for the log line operators count.
+    pub fn fail(&self, order: &Order, message: &str, step: &str) -> bool {
         let notice_due = self.audience == Audience::Reconciler;
         let outcome = self.store.mark_failed(&order.order_id, message, notice_due);
-        let extra = [("failure", json!(message)), ("stored", json!(outcome.as_ref().map_or(false, |done| *done)))];
+        let extra = [
+            ("failure", json!(message)),
+            ("step", json!(step)),
+            ("stored", json!(outcome.as_ref().map_or(false, |done| *done))),
+        ];
         log(
             if outcome.is_ok() { "info" } else { "error" },
             "order failed",
@@ -249,6 +254,13 @@ impl Fulfilment {
         self.store
             .get_by_id(order_id)?
             .ok_or_else(|| ShopError::internal("An order vanished while it was placed"))
+    }
+}
+
+fn step_name(step: Step) -> &'static str {
+    match step {
+        Step::Charge => "charge",
+        Step::Ship => "ship",
     }
 }
 

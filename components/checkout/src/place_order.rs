@@ -311,7 +311,7 @@ impl PlaceOrder {
             // Payment refuses a key the reconciler closed (it found no charge and cancelled).
             Err(e) if e.code == ErrorCode::Conflict => {
                 let reason = "This order was cancelled while we were confirming your payment";
-                self.fulfil.fail(&order, reason);
+                self.fulfil.fail(&order, reason, "charge");
                 Err(ShopError::unprocessable(format!(
                     "{reason}. Nothing was charged: please place your order again"
                 )))

@@ -160,7 +160,7 @@ async fn settle(run: &Fulfilment, order: Order) -> (Order, String) {
             Err(e) => (order, format!("charge found; not recorded: {}", e.message)),
         },
         Ok(payment::Settlement { charged: None }) => {
-            if run.fail(&order, NOT_CHARGED) {
+            if run.fail(&order, NOT_CHARGED, "settle") {
                 match run.reload(&order.order_id) {
                     Ok(now) => email(run, now, "no charge: failed").await,
                     Err(e) => (order, format!("no charge: failed; {}", e.message)),

@@ -2,7 +2,8 @@
 //!
 //! `app` is the whole shop as a function of the request (over a [`backend::Backend`] seam, so it
 //! is unit-tested natively); this file is only the Spin entry point: read the request with a body
-//! limit, answer, and write one structured log line.
+//! limit, answer, and write one structured log line (naming the request's trace id: the shop's
+//! edge takes a valid incoming `traceparent` or mints one, `shop_spin::serve::begin_request`).
 pub mod app;
 pub mod assets;
 pub mod backend;
@@ -28,7 +29,11 @@ use crate::http::{Incoming, Outgoing};
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
     let started = Instant::now();
-    let request_id = shop_spin::serve::begin_request(first_header(&request, "x-request-id").as_deref());
+    let request_id = shop_spin::serve::begin_request(
+        first_header(&request, "x-request-id").as_deref(),
+        only_header(&request, shop_spin::trace::TRACEPARENT).as_deref(),
+        joined_header(&request, shop_spin::trace::TRACESTATE).as_deref(),
+    );
     let (incoming, too_large) = read_request(request).await;
     let config = app::Config {
         secure_cookies: shop_spin::config::optional_var("secure_cookies").is_some_and(|v| v.trim() == "true"),
@@ -41,6 +46,22 @@ async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
 
 fn first_header(request: &IncomingRequest, name: &str) -> Option<String> {
     request.headers().get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok())
+}
+
+/// The value of a header sent exactly once (a repeated `traceparent` is ambiguous: ignored).
+fn only_header(request: &IncomingRequest, name: &str) -> Option<String> {
+    let mut values = request.headers().get(name).into_iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => String::from_utf8(v).ok(),
+        _ => None,
+    }
+}
+
+/// Every value of a list header joined with commas, as HTTP defines (a `tracestate` may come in
+/// several lines); the result is checked like one value.
+fn joined_header(request: &IncomingRequest, name: &str) -> Option<String> {
+    let values: Vec<String> = request.headers().get(name).into_iter().filter_map(|v| String::from_utf8(v).ok()).collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// Reads method, path, headers and at most [`forms::MAX_FORM_BYTES`] of body; a longer body is

@@ -29,14 +29,40 @@ pub fn now() -> String {
     now_rfc3339_millis()
 }
 
-/// Writes one log line: `level`, `msg`, the time and any extra fields.
-pub fn line(level: &str, msg: &str, fields: Map<String, Value>) {
+/// What ties a log line to its request: the ids every line written during a request carries.
+#[derive(Debug, Clone, Copy)]
+pub struct LineContext<'a> {
+    /// `x-request-id`: the same on every service's lines of one shopper action.
+    pub request_id: &'a str,
+    /// The W3C trace id (32 hex digits) the request belongs to.
+    pub trace_id: &'a str,
+    /// The caller's span (`parent-id` of the incoming `traceparent`), when one came in.
+    pub parent_span_id: Option<&'a str>,
+}
+
+/// One log line as JSON: `time`, `level`, `msg`, then (inside a request) `trace_id`,
+/// `request_id` and `parent_span_id`, then `fields` (which win on a clash).
+pub fn build(time: &str, level: &str, msg: &str, context: Option<LineContext<'_>>, fields: Map<String, Value>) -> Value {
     let mut out = Map::new();
-    out.insert("time".into(), json!(now_rfc3339_millis()));
+    out.insert("time".into(), json!(time));
     out.insert("level".into(), json!(level));
     out.insert("msg".into(), json!(msg));
+    if let Some(c) = context {
+        out.insert("trace_id".into(), json!(c.trace_id));
+        out.insert("request_id".into(), json!(c.request_id));
+        if let Some(parent) = c.parent_span_id {
+            out.insert("parent_span_id".into(), json!(parent));
+        }
+    }
     out.extend(fields);
-    println!("{}", Value::Object(out));
+    Value::Object(out)
+}
+
+/// Writes one log line: `level`, `msg`, the time, the current request's ids and any extra fields.
+pub fn line(level: &str, msg: &str, fields: Map<String, Value>) {
+    let time = now_rfc3339_millis();
+    let value = crate::serve::with_line_context(|context| build(&time, level, msg, context, fields));
+    println!("{value}");
 }
 
 pub fn info(msg: &str) {
@@ -50,6 +76,43 @@ pub fn error(msg: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_in_a_request_names_its_trace_and_request() {
+        let mut fields = Map::new();
+        fields.insert("service".into(), json!("carts"));
+        fields.insert("status".into(), json!(200));
+        let context = LineContext {
+            request_id: "req-1",
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+            parent_span_id: Some("00f067aa0ba902b7"),
+        };
+        let line = build("2026-01-01T00:00:00.000Z", "info", "request", Some(context), fields);
+        assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(line["request_id"], "req-1");
+        assert_eq!(line["parent_span_id"], "00f067aa0ba902b7");
+        assert_eq!((line["msg"].as_str(), line["service"].as_str(), line["status"].as_u64()), (Some("request"), Some("carts"), Some(200)));
+        // One line of JSON: nothing in it can break the line.
+        assert!(!line.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_line_outside_a_request_has_no_ids_and_fields_win() {
+        let line = build("t", "error", "boot", None, Map::new());
+        assert!(line.get("trace_id").is_none() && line.get("request_id").is_none(), "{line}");
+        let context = LineContext { request_id: "r", trace_id: "t", parent_span_id: None };
+        let mut fields = Map::new();
+        fields.insert("request_id".into(), json!("explicit"));
+        let line = build("t", "info", "m", Some(context), fields);
+        assert_eq!((line["request_id"].as_str(), line.get("parent_span_id")), (Some("explicit"), None));
+    }
+
+    #[test]
+    fn outside_a_request_lines_carry_no_ids() {
+        // Native tests run outside any request: the thread-local holds no trace.
+        let line = crate::serve::with_line_context(|c| build("t", "info", "m", c, Map::new()));
+        assert!(line.get("trace_id").is_none(), "{line}");
+    }
 
     #[test]
     fn civil_dates() {

@@ -5,6 +5,10 @@
 //! call carries the shop's internal token: the internal operations have routable routes (split
 //! deployments reach them over the network), and the token is what keeps strangers out.
 //!
+//! Every call carries the request's `x-request-id` and its trace context: `traceparent` with the
+//! same trace id and a fresh parent span id per call, and the incoming `tracestate` (see
+//! [`crate::trace`]; with OTel on, Spin replaces both with its own client span's, which is fine).
+//!
 //! Every call has timeouts of its own ([`CONNECT_TIMEOUT`], [`CALL_TIMEOUT`]), and all the calls
 //! of one request share a budget ([`REQUEST_BUDGET`]): a service that does not answer makes the
 //! caller answer 503 in bounded time, well before a platform deadline would end the request
@@ -61,13 +65,18 @@ impl Upstream {
         headers: &[(&str, &str)],
     ) -> Result<Resp, ShopError> {
         let started = Instant::now();
+        let (traceparent, tracestate) = crate::serve::outgoing_trace_headers();
         let mut builder = Request::builder();
         builder
             .method(Method::Post)
             .uri(format!("{}{}", self.base, op.path))
             .header("content-type", "application/json")
             .header("x-request-id", crate::serve::request_id())
+            .header(crate::trace::TRACEPARENT, traceparent)
             .header(shop_contract::INTERNAL_TOKEN_HEADER, &self.internal_token);
+        if let Some(state) = tracestate {
+            builder.header(crate::trace::TRACESTATE, state);
+        }
         for (k, v) in headers {
             builder.header(*k, *v);
         }

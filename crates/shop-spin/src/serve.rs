@@ -7,6 +7,8 @@ use serde_json::{json, Map};
 use shop_contract::{Operation, ShopError};
 use spin_sdk::http::{Method, Request, Response};
 
+use crate::trace::{TraceContext, TRACEPARENT, TRACESTATE};
+
 /// Largest request body an operation accepts; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -21,6 +23,9 @@ thread_local! {
 #[derive(Default)]
 struct RequestStats {
     request_id: String,
+    /// The request's trace context (`None` outside a request) and its trace id in hex.
+    trace: Option<TraceContext>,
+    trace_id: String,
     upstream_calls: u32,
     upstream_ms: u128,
     /// When the request started (`None` outside a request, e.g. in native unit tests).
@@ -49,18 +54,64 @@ pub fn request_id() -> String {
     CURRENT.with(|c| c.borrow().request_id.clone())
 }
 
-/// Starts the accounting of a request answered without [`serve`] (the HTML frontend): keeps a
-/// well-formed incoming `x-request-id` (or mints one) for propagation, and zeroes the upstream
-/// counters. Returns the request id.
-pub fn begin_request(incoming_id: Option<&str>) -> String {
+/// Starts the accounting of a request answered without [`serve`] (the HTML frontend, the shop's
+/// edge): takes the incoming trace context (a valid `traceparent`, with its `tracestate`) or
+/// mints one, keeps a well-formed incoming `x-request-id` (else the trace id is the request id)
+/// for propagation, and zeroes the upstream counters. Returns the request id.
+pub fn begin_request(incoming_id: Option<&str>, traceparent: Option<&str>, tracestate: Option<&str>) -> String {
+    start(Instant::now(), incoming_id, traceparent, tracestate)
+}
+
+fn start(started: Instant, incoming_id: Option<&str>, traceparent: Option<&str>, tracestate: Option<&str>) -> String {
+    let trace = TraceContext::from_headers(traceparent, tracestate, random16());
+    let trace_id = trace.trace_id.to_hex();
     let request_id = incoming_id
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .map_or_else(|| trace_id.clone(), str::to_string);
     CURRENT.with(|c| {
-        *c.borrow_mut() = RequestStats { request_id: request_id.clone(), started: Some(Instant::now()), ..Default::default() }
+        *c.borrow_mut() = RequestStats {
+            request_id: request_id.clone(),
+            trace: Some(trace),
+            trace_id,
+            started: Some(started),
+            ..Default::default()
+        }
     });
     request_id
+}
+
+/// 16 random bytes (wasi:random through uuid's v4: 122 of the 128 bits are random).
+fn random16() -> [u8; 16] {
+    *uuid::Uuid::new_v4().as_bytes()
+}
+
+/// The trace headers of one outgoing call: `traceparent` with the current trace id and a fresh
+/// parent span id, and `tracestate` if one came in. Outside a request, a fresh trace.
+pub(crate) fn outgoing_trace_headers() -> (String, Option<String>) {
+    // A v4 UUID's bytes 6 and 8 carry its version and variant bits; eight of the other, fully
+    // random bytes make the span id.
+    let b = random16();
+    let span = [b[0], b[1], b[2], b[3], b[4], b[5], b[9], b[10]];
+    CURRENT.with(|c| match &c.borrow().trace {
+        Some(trace) => (trace.outgoing_traceparent(span), trace.state.clone()),
+        None => (crate::trace::mint(random16()).outgoing_traceparent(span), None),
+    })
+}
+
+/// Calls `f` with what ties a log line to its request (`None` outside a request).
+pub(crate) fn with_line_context<T>(f: impl FnOnce(Option<crate::log::LineContext<'_>>) -> T) -> T {
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        let parent = c.trace.as_ref().and_then(|t| t.parent_id).map(|p| p.to_hex());
+        match &c.trace {
+            Some(_) => f(Some(crate::log::LineContext {
+                request_id: &c.request_id,
+                trace_id: &c.trace_id,
+                parent_span_id: parent.as_deref(),
+            })),
+            None => f(None),
+        }
+    })
 }
 
 /// Upstream calls made so far for the current request, and the milliseconds spent in them.
@@ -151,15 +202,8 @@ fn admit(req: &Request) -> Result<(), ShopError> {
 /// Answers one HTTP request for `service`: checks it ([`admit`]), calls `route`, writes one log line.
 pub async fn serve(service: &str, req: Request, route: impl AsyncFnOnce(&Call) -> Reply) -> Response {
     let started = Instant::now();
-    let request_id = req
-        .header("x-request-id")
-        .and_then(|v| v.as_str())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    CURRENT.with(|c| {
-        *c.borrow_mut() = RequestStats { request_id: request_id.clone(), started: Some(started), ..Default::default() }
-    });
+    let header = |name: &str| req.header(name).and_then(|v| v.as_str());
+    let request_id = start(started, header("x-request-id"), header(TRACEPARENT), header(TRACESTATE));
     let method = req.method().to_string();
     let path = req.path().to_string();
 

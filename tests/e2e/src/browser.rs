@@ -27,6 +27,19 @@ impl Browser {
         Browser { client, jar, base: base.to_string() }
     }
 
+    /// A browser that sends `headers` with every request (e.g. a `traceparent`, as a traced
+    /// client or an ingress would).
+    pub fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("a reqwest client builds");
+        Browser { client, jar, base: base.to_string() }
+    }
+
     /// Another tab of the same browser: same cookies, same CSRF token.
     pub fn clone_session(&self) -> Browser {
         Browser { client: self.client.clone(), jar: self.jar.clone(), base: self.base.clone() }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use runtime_local::{App, Limits, RuntimeOptions, Server};
+use runtime_local::{App, GuestOutput, Limits, RuntimeOptions, Server};
 
 pub mod admin;
 pub mod browser;
@@ -47,6 +47,8 @@ pub struct Shop {
     /// Where this shop's PostgreSQL and Redis are (`host:port`).
     pub pg_addr: String,
     pub redis_addr: String,
+    /// What the shop's components wrote to stdout and stderr, when [`ShopOptions::capture_logs`].
+    logs: Option<GuestOutput>,
 }
 
 /// How to start a [`Shop`] other than the default: other stores, other variables, other limits.
@@ -67,6 +69,9 @@ pub struct ShopOptions {
     /// (selective deployment), each on its own port, reaching the others over HTTP through the
     /// `<service>_url` variables. [`Shop::app`] is then the frontend's.
     pub split: bool,
+    /// Collect the components' stdout and stderr (their JSON log lines) in memory instead of
+    /// printing them: [`Shop::log_lines`] reads them. One collector for every app of the shop.
+    pub capture_logs: bool,
 }
 
 /// The services other than the frontend, each reached at the variable `<id>_url`.
@@ -85,7 +90,8 @@ impl Shop {
 
     /// As [`Shop::start`], with other stores, variables or limits.
     pub async fn start_with_options(opts: ShopOptions) -> Result<Shop> {
-        let ShopOptions { pg_addr: pg, redis_addr: redis, overrides, limits, on_load, split } = opts;
+        let ShopOptions { pg_addr: pg, redis_addr: redis, overrides, limits, on_load, split, capture_logs } = opts;
+        let logs = capture_logs.then(|| GuestOutput::new(64 << 20));
         let (pg, redis) = (pg.unwrap_or_else(pg_addr), redis.unwrap_or_else(redis_addr));
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         let database = format!("shop_e2e_{id}");
@@ -122,6 +128,7 @@ impl Shop {
                 // Every e2e test proves the shop never sends a query that matches no rows
                 // (Spin 4.0.0-4.0.2 hang on one: shop_spin::store::wrap_read).
                 refuse_empty_query_results: true,
+                guest_output: logs.clone(),
                 ..RuntimeOptions::default()
             };
             async move {
@@ -151,6 +158,7 @@ impl Shop {
             internal_token,
             pg_addr: pg,
             redis_addr: redis,
+            logs,
         };
 
         admin::migrate(&shop.base, &shop.operator_token).await?;
@@ -166,6 +174,23 @@ impl Shop {
     pub fn service_url(&self, service: &str) -> Option<String> {
         let i = SERVICES.iter().position(|s| *s == service)?;
         self.services.get(i).map(|s| s.url())
+    }
+
+    /// The JSON lines the components have logged so far (other output is skipped); empty unless
+    /// started with [`ShopOptions::capture_logs`].
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        let Some(logs) = &self.logs else { return Vec::new() };
+        let bytes = logs.contents();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(serde_json::Value::is_object)
+            .collect()
+    }
+
+    /// The raw bytes the components have written so far (for "is this string anywhere").
+    pub fn log_bytes(&self) -> bytes::Bytes {
+        self.logs.as_ref().map(GuestOutput::contents).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

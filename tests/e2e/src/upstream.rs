@@ -37,11 +37,14 @@ pub enum Mode {
     Held,
 }
 
-/// One call the stand-in received: the operation path and what it did.
+/// One call the stand-in received: the operation path, what it did, and the trace headers it
+/// carried (exactly as received).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
     pub path: String,
     pub mode: Mode,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
 }
 
 #[derive(Default)]
@@ -159,7 +162,8 @@ async fn handle(state: Arc<Mutex<State>>, component: String, req: hyper::Request
             .or_else(|| s.modes.get(&path).cloned())
             .or_else(|| s.modes.get("*").cloned())
             .unwrap_or(Mode::Forward);
-        s.seen.push(Seen { path: path.clone(), mode: mode.clone() });
+        let header = |name: &str| parts.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        s.seen.push(Seen { path: path.clone(), mode: mode.clone(), traceparent: header("traceparent"), tracestate: header("tracestate") });
         let released = s.released.subscribe();
         (mode, s.app.clone(), released)
     };

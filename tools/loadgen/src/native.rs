@@ -38,9 +38,8 @@ impl Backend for NoServices {
 
 async fn answer(req: hyper::Request<hyper::body::Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
-    let request_id = shop_spin::serve::begin_request(
-        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
-    );
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let request_id = shop_spin::serve::begin_request(header("x-request-id"), header("traceparent"), header("tracestate"));
     let incoming = Incoming {
         method: req.method().to_string(),
         path: req.uri().path().to_string(),

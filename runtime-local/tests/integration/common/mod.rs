@@ -71,6 +71,7 @@ pub fn options() -> RuntimeOptions {
         limits: Limits { max_instances: 32, ..Limits::default() },
         components: Vec::new(),
         refuse_empty_query_results: false,
+        guest_output: None,
     }
 }
 

@@ -16,3 +16,4 @@ mod reconcile;
 mod services;
 mod shop;
 mod split;
+mod tracing;
