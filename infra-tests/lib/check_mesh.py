@@ -13,6 +13,8 @@ Facts behind the rules (Istio 1.30.3, runtime-k8s/README.md "Service mesh"):
 - split: a Gateway of class istio-waypoint, every SpinApp (hence its Service, deploy.sh) uses it,
   the frontend also for ingress traffic, L7 policies attach to it or to the services, and
   ztunnel admits the waypoint's ServiceAccount on every service behind it;
+- split: the waypoint has an HPA (minReplicas >= 2) of its Deployment and a PDB selecting its
+  pods; its parametersRef ConfigMap (if any) neither sets replicas nor renders another HPA/PDB;
 - NetworkPolicies: meshed pods are reached on HBONE port 15008, kubelet probes of meshed pods come
   from 169.254.7.127 (istio-cni's SNAT) on the app port, which is open to nothing else.
 Prints the problems; exits 1 if there are any.
@@ -183,6 +185,48 @@ def check_waypoint(where, docs, errors):
                        for p in policies):
                 errors.append(f"{where}: SpinApp {app['metadata']['name']}: no L4 policy admits the waypoint "
                               f"({principal}): ztunnel would refuse every call")
+    check_waypoint_availability(where, docs, waypoints, errors)
+
+
+def check_waypoint_availability(where, docs, waypoints, errors):
+    """Every split call crosses the waypoint: it must outlive a node and a drain. istiod names the
+    Deployment after the Gateway (class istio-waypoint: no suffix), labels its pods
+    gateway.networking.k8s.io/gateway-name=<gateway>, and sets no spec.replicas, so an HPA owns
+    them; a parametersRef ConfigMap overlay must not set replicas nor render a second HPA/PDB
+    (manifests/charts/istio-control/istio-discovery/files/waypoint.yaml,
+    pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go, Istio 1.30.3)."""
+    hpas = [d for d in docs if kind(d, "HorizontalPodAutoscaler")]
+    pdbs = [d for d in docs if kind(d, "PodDisruptionBudget")]
+    gateways = {d["metadata"]["name"]: d for d in docs if kind(d, "Gateway", "gateway.networking.k8s.io")}
+    for wp in sorted(waypoints):
+        pods = {"gateway.networking.k8s.io/gateway-name": wp,
+                "gateway.networking.k8s.io/gateway-class-name": "istio-waypoint"}
+        mine = [h for h in hpas if (h["spec"].get("scaleTargetRef") or {}).get("kind") == "Deployment"
+                and h["spec"]["scaleTargetRef"].get("name") == wp]
+        if not any((h["spec"].get("minReplicas") or 1) >= 2 for h in mine):
+            errors.append(f"{where}: waypoint {wp}: no HorizontalPodAutoscaler of Deployment/{wp} with "
+                          f"minReplicas >= 2: one node lost takes every split call with it")
+        if not any(p["spec"].get("minAvailable") is not None or p["spec"].get("maxUnavailable") is not None
+                   for p in pdbs if p["spec"].get("selector") and selects(p["spec"]["selector"], pods)):
+            errors.append(f"{where}: waypoint {wp}: no PodDisruptionBudget selects its pods "
+                          f"(gateway.networking.k8s.io/gateway-name={wp}): a drain may evict them all")
+        ref = ((gateways[wp]["spec"].get("infrastructure") or {}).get("parametersRef") or {})
+        if not ref:
+            continue
+        cms = [d for d in docs if kind(d, "ConfigMap") and d["metadata"]["name"] == ref.get("name")]
+        if ref.get("kind") != "ConfigMap" or ref.get("group") or not cms:
+            errors.append(f"{where}: waypoint {wp}: parametersRef {ref} names no ConfigMap of this build: "
+                          f"istiod would not render the waypoint")
+            continue
+        data = cms[0].get("data") or {}
+        for key in ("horizontalPodAutoscaler", "podDisruptionBudget"):
+            if key in data:
+                errors.append(f"{where}: waypoint {wp}: ConfigMap {ref['name']} has {key}: istiod would "
+                              f"render a second owner of the HPA/PDB named {wp}")
+        overlay = yaml.safe_load(data.get("deployment") or "{}") or {}
+        if "replicas" in (overlay.get("spec") or {}):
+            errors.append(f"{where}: waypoint {wp}: ConfigMap {ref['name']} sets spec.replicas: istiod "
+                          f"would fight the HPA over it")
 
 
 def check_ingress_gateway(where, docs, errors):
