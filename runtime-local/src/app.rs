@@ -33,6 +33,7 @@ use crate::outbound_hosts::{service_chaining_target, AllowedHosts};
 use crate::routes::{RouteMatch, Router, WELL_KNOWN_PREFIX};
 use crate::server::Server;
 use crate::state::StoreState;
+use crate::telemetry::{finalize_server_span, Kind, OtlpConfig, Span, Tracer};
 use crate::variables::{env_snapshot, Resolver};
 
 /// Client address Spin reports for chained requests.
@@ -63,6 +64,10 @@ pub struct RuntimeOptions {
     /// `spin up`'s terminal echo; `Some` = collected in memory, for tests that read the
     /// services' log lines ([`GuestOutput::contents`]).
     pub guest_output: Option<GuestOutput>,
+    /// Export OTLP traces like Spin with OTel on (`None`, the default: off, no span is built).
+    /// The CLI fills it from the `OTEL_*` variables ([`OtlpConfig::from_env`]); the library
+    /// never reads them, so tests in one process do not interfere.
+    pub otlp: Option<OtlpConfig>,
 }
 
 /// Guest stdout and stderr collected in memory, shared by every instance of the app (and by any
@@ -95,6 +100,7 @@ impl Default for RuntimeOptions {
             components: Vec::new(),
             refuse_empty_query_results: false,
             guest_output: None,
+            otlp: None,
         }
     }
 }
@@ -118,6 +124,8 @@ pub(crate) struct AppInner {
     pub(crate) refuse_empty_query_results: bool,
     /// [`RuntimeOptions::guest_output`].
     guest_output: Option<GuestOutput>,
+    /// [`RuntimeOptions::otlp`]: `Some` when traces are exported.
+    pub(crate) tracer: Option<Tracer>,
     pub(crate) pg: PgPools,
     pub(crate) redis: RedisClients,
     self_origin: RwLock<Option<SocketAddr>>,
@@ -272,6 +280,7 @@ impl App {
                 limits,
                 refuse_empty_query_results: options.refuse_empty_query_results,
                 guest_output: options.guest_output.clone(),
+                tracer: options.otlp.clone().map(Tracer::start),
                 pg: PgPools::default(),
                 redis: RedisClients::default(),
                 self_origin: RwLock::new(None),
@@ -328,7 +337,7 @@ impl App {
             .with_context(|| format!("invalid component id {component_id:?}"))?;
         parts.headers.remove(http::header::HOST);
         let req = Request::from_parts(parts, Full::new(body).map_err(|never| match never {}).boxed_unsync());
-        let resp = self.inner.handle_chained(component_id, req).await?;
+        let resp = self.inner.handle_chained(component_id, req, None).await?;
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.map_err(|e| anyhow!("response body error: {e}"))?.to_bytes();
         Ok(Response::from_parts(parts, body))
@@ -376,11 +385,32 @@ impl AppInner {
         *self.self_origin.read().unwrap()
     }
 
-    /// Spin's `HttpServer::handle`: well-known routes, routing, 404, then the trigger.
+    /// Spin's `instrumented_service_fn`: the server span around [`AppInner::handle_routed`]
+    /// when traces are on.
     pub(crate) async fn handle(
+        self: &Arc<Self>,
+        req: Request<HyperIncomingBody>,
+        client_addr: SocketAddr,
+    ) -> Result<Handled> {
+        let Some(tracer) = &self.tracer else {
+            return self.handle_routed(req, client_addr, None, &mut None).await;
+        };
+        let span = tracer.server_span(&req, client_addr);
+        let method = req.method().to_string();
+        let mut route = None;
+        let result = self.handle_routed(req, client_addr, Some(&span), &mut route).await;
+        finalize_server_span(&span, &method, route.as_deref(), result.as_ref().ok().map(|(r, _)| r.status().as_u16()));
+        result
+    }
+
+    /// Spin's `HttpServer::handle`: well-known routes, routing, 404, then the trigger. `route`
+    /// gets Spin's `MatchedRoute` (for `http.route`).
+    async fn handle_routed(
         self: &Arc<Self>,
         mut req: Request<HyperIncomingBody>,
         client_addr: SocketAddr,
+        server_span: Option<&Span>,
+        route: &mut Option<String>,
     ) -> Result<Handled> {
         // strip_forbidden_headers: a Host that names a chaining host is removed.
         if let Some(host) = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()) {
@@ -390,6 +420,9 @@ impl AppInner {
         }
         let path = req.uri().path().to_string();
         if let Some(well_known) = path.strip_prefix(WELL_KNOWN_PREFIX) {
+            if matches!(well_known, "health" | "info") {
+                *route = Some(path.clone());
+            }
             return Ok((
                 match well_known {
                     "health" => Response::new(full_body(Bytes::from_static(b"OK"))),
@@ -414,7 +447,9 @@ impl AppInner {
                     .get(id)
                     .cloned()
                     .ok_or_else(|| anyhow!("unknown routing destination '{id}'"))?;
-                let resp = self.handle_component(req, &route_match, client_addr, &component).await?;
+                *route = Some(route_match.raw_route.clone());
+                let resp =
+                    self.handle_component(req, &route_match, client_addr, &component, server_span, server_span).await?;
                 Ok((resp, Some(id.clone())))
             }
         }
@@ -426,6 +461,7 @@ impl AppInner {
         self: &Arc<Self>,
         target: &str,
         req: Request<HyperIncomingBody>,
+        parent: Option<&Span>,
     ) -> Result<Response<HyperOutgoingBody>> {
         if !self.chainable.contains(target) {
             bail!("unknown routing destination '{target}'");
@@ -442,7 +478,9 @@ impl AppInner {
             .position(|t| matches!(&t.handler, TriggerHandler::Component(c) if c == target))
             .unwrap_or(0);
         let route_match = RouteMatch::synthetic(trigger, req.uri().path());
-        self.handle_component(req, &route_match, CHAINED_CLIENT_ADDR, &component).await
+        // Spin's interceptor calls `handle_trigger_route` directly: no server span, the
+        // execution span is a child of the caller's outbound span.
+        self.handle_component(req, &route_match, CHAINED_CLIENT_ADDR, &component, parent, None).await
     }
 
     /// Spin's `handle_trigger_route` + `WasiHttpExecutor`: set the URI, add spin-* headers,
@@ -453,6 +491,8 @@ impl AppInner {
         route_match: &RouteMatch,
         client_addr: SocketAddr,
         component: &Arc<ComponentRuntime>,
+        parent: Option<&Span>,
+        server_span: Option<&Span>,
     ) -> Result<Response<HyperOutgoingBody>> {
         set_req_uri(&mut req)?;
 
@@ -480,10 +520,17 @@ impl AppInner {
             tracing::error!(component = %component.id, "Error processing request: {e:#}");
             return Ok(status_only(StatusCode::INTERNAL_SERVER_ERROR));
         }
-        match self.execute(component, req).await {
+        // Spin's `#[instrument(name = "spin_trigger_http.execute_wasm", fields(otel.name =
+        // "execute_wasm_component <id>"))]` (crates/trigger-http/src/wasi.rs).
+        let exec_span = parent.map(|p| p.child(format!("execute_wasm_component {}", component.id), Kind::Internal));
+        match self.execute(component, req, exec_span).await {
             Ok(resp) => Ok(resp),
             Err(e) => {
                 tracing::error!(component = %component.id, "Error processing request: {e:#}");
+                // Spin's `instrument_error` on the current (server) span.
+                if let Some(s) = server_span {
+                    s.set("error.type", format!("{e:?}"));
+                }
                 Ok(status_only(StatusCode::INTERNAL_SERVER_ERROR))
             }
         }
@@ -494,6 +541,7 @@ impl AppInner {
         self: &Arc<Self>,
         component: &Arc<ComponentRuntime>,
         req: Request<HyperIncomingBody>,
+        span: Option<Span>,
     ) -> Result<Response<HyperOutgoingBody>> {
         let mut wasi = WasiCtx::builder();
         // Guest stdout and stderr both go to our stdout, next to the request log (or to the
@@ -526,9 +574,10 @@ impl AppInner {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new().memory_size(self.limits.max_memory_bytes).build(),
-            outbound: OutboundHttp { app: self.clone(), component: component.clone() },
+            outbound: OutboundHttp { app: self.clone(), component: component.clone(), span: span.clone() },
             app: self.clone(),
             component: component.clone(),
+            span,
             redis_connections: 0,
         };
         let mut store = Store::new(&self.engine, state);

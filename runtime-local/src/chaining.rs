@@ -17,6 +17,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::app::{AppInner, ComponentRuntime};
 use crate::outbound_hosts::service_chaining_target;
+use crate::telemetry::{Kind, Span};
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
@@ -25,6 +26,8 @@ type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFu
 pub struct OutboundHttp {
     pub(crate) app: Arc<AppInner>,
     pub(crate) component: Arc<ComponentRuntime>,
+    /// The execution span, when traces are on: the parent of outbound spans.
+    pub(crate) span: Option<Span>,
 }
 
 impl WasiHttpHooks for OutboundHttp {
@@ -36,7 +39,15 @@ impl WasiHttpHooks for OutboundHttp {
     ) -> SendFuture {
         let app = self.app.clone();
         let component = self.component.clone();
-        Box::new(async move { send(app, component, request, options).await })
+        // Spin's `#[instrument(name = "spin_outbound_http.send_request", fields(otel.kind =
+        // "client", http.request.method, otel.name = method))]` (factor-outbound-http wasi.rs);
+        // it lasts until the response head (the send future runs `in_current_span`).
+        let span = self.span.as_ref().map(|p| {
+            let s = p.child(request.method().as_str(), Kind::Client);
+            s.set("http.request.method", request.method().as_str());
+            s
+        });
+        Box::new(async move { send(app, component, request, options, span).await })
     }
 }
 
@@ -45,6 +56,7 @@ async fn send(
     component: Arc<ComponentRuntime>,
     mut req: http::Request<WasiBody>,
     options: Option<RequestOptions>,
+    span: Option<Span>,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
     let started = Instant::now();
     // wasmtime-wasi-http fills in a scheme and an empty authority for relative URLs; undo that.
@@ -55,6 +67,9 @@ async fn send(
             b = b.path_and_query(pq);
         }
         *req.uri_mut() = b.build().map_err(|_| Error::HttpRequestUriInvalid)?;
+    }
+    if let Some(s) = &span {
+        s.set("url.full", req.uri().to_string());
     }
     let is_self = match req.uri().authority() {
         Some(a) => a.host() == "self.alt",
@@ -83,11 +98,22 @@ async fn send(
             .map_err(|_| Error::HttpRequestUriInvalid)?;
     }
     req.headers_mut().remove(HOST);
+    // Spin's `inject_trace_context` after `prepare_request`, before the chaining interceptor:
+    // `HeaderMap::insert` replaces the guest's `traceparent` and `tracestate`.
+    if let Some(s) = &span {
+        let ctx = s.context();
+        if let Ok(v) = HeaderValue::from_str(&ctx.traceparent()) {
+            req.headers_mut().insert("traceparent", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&ctx.trace_state) {
+            req.headers_mut().insert("tracestate", v);
+        }
+    }
 
     if let Some(target) = req.uri().host().and_then(service_chaining_target) {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let resp = app.handle_chained(&target, req).await;
+        let resp = app.handle_chained(&target, req, span.as_ref()).await;
         return match resp {
             Ok(resp) => {
                 tracing::debug!(
@@ -126,7 +152,17 @@ async fn send(
         between_bytes_timeout: options.and_then(|o| o.between_bytes_timeout).or(Some(t)),
     };
     let uri = req.uri().to_string();
+    // Backfilled after the interceptor (network requests only), like Spin.
+    if let (Some(s), Some(auth)) = (&span, req.uri().authority()) {
+        s.set("server.address", auth.host());
+        if let Some(port) = auth.port_u16() {
+            s.set("server.port", port);
+        }
+    }
     let (resp, io) = wasmtime_wasi_http::default_send_request(req, Some(opts)).await?;
+    if let Some(s) = &span {
+        s.set("http.response.status_code", resp.status().as_u16());
+    }
     tracing::debug!(
         component = %component.id, %uri, status = resp.status().as_u16(),
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,

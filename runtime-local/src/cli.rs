@@ -86,6 +86,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 components: args.components.clone(),
                 refuse_empty_query_results: args.refuse_empty_query_results,
                 guest_output: None,
+                // Like Spin: traces on when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set.
+                otlp: crate::telemetry::OtlpConfig::from_env()?,
                 limits: Limits {
                     max_memory_bytes: args.max_memory_mib << 20,
                     execution_time: Duration::from_secs(args.timeout_secs),

@@ -40,6 +40,7 @@ pub mod outbound_hosts;
 pub mod routes;
 mod server;
 mod state;
+pub mod telemetry;
 pub mod variables;
 
 pub use app::{App, ComponentRuntime, GuestOutput, RuntimeOptions};

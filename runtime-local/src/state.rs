@@ -21,6 +21,8 @@ pub struct StoreState {
     pub(crate) component: Arc<ComponentRuntime>,
     /// Number of open Redis connection resources (Spin caps them per instance).
     pub(crate) redis_connections: u32,
+    /// The execution span, when traces are on: the parent of Postgres and Redis spans.
+    pub(crate) span: Option<crate::telemetry::Span>,
 }
 
 impl WasiView for StoreState {

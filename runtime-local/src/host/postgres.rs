@@ -152,6 +152,13 @@ impl pg::Host for StoreState {}
 
 impl pg::HostConnection for StoreState {
     async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+        // Spin's `#[instrument(name = "spin_outbound_pg.open", fields(otel.kind = "client",
+        // db.system = "postgresql", db.address, server.port, db.namespace))]` (factor-outbound-pg host.rs).
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_pg.open", None, "postgresql");
+            s.record_address_fields(&address);
+            s
+        });
         if let Err(e) = self.ensure_pg_address_allowed(&address) {
             return Ok(Err(e));
         }
@@ -179,6 +186,13 @@ impl pg::HostConnection for StoreState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
+        // Spin's `#[instrument(name = "spin_outbound_pg.query", fields(otel.kind = "client",
+        // db.system = "postgresql", otel.name = statement))]`; `statement` is recorded too.
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_pg.query", Some(statement.clone()), "postgresql");
+            s.set("statement", statement.as_str());
+            s
+        });
         let timeout = self.pg_timeout();
         let component = self.component.id.clone();
         let Ok(c) = self.table.get(&conn) else {
@@ -231,6 +245,13 @@ impl pg::HostConnection for StoreState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, Error>> {
+        // Spin's `#[instrument(name = "spin_outbound_pg.execute", fields(otel.kind = "client",
+        // db.system = "postgresql", otel.name = statement))]`; `statement` is recorded too.
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_pg.execute", Some(statement.clone()), "postgresql");
+            s.set("statement", statement.as_str());
+            s
+        });
         let timeout = self.pg_timeout();
         let component = self.component.id.clone();
         let Ok(c) = self.table.get(&conn) else {

@@ -108,6 +108,10 @@ impl r::Host for StoreState {}
 
 impl r::HostConnection for StoreState {
     async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<RedisConnection>, Error>> {
+        // Spin's `#[instrument(name = "spin_outbound_redis.open_connection", fields(otel.kind =
+        // "client", db.system = "redis", db.address, server.port, db.namespace))]` (factor-outbound-redis
+        // host.rs); Spin declares the address fields but never records them for Redis.
+        let _span = self.span.as_ref().map(|p| p.db_child("spin_outbound_redis.open_connection", None, "redis"));
         if !self.component.allowed_hosts.check_url(&address, "redis") {
             return Ok(Err(Error::InvalidAddress));
         }
@@ -128,6 +132,11 @@ impl r::HostConnection for StoreState {
     }
 
     async fn publish(&mut self, c: Resource<RedisConnection>, channel: String, payload: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.publish", Some(format!("PUBLISH {channel}")), "redis");
+            s.set("channel", channel.as_str());
+            s
+        });
         let mut cmd = redis::cmd("PUBLISH");
         cmd.arg(&channel).arg(&payload);
         Ok(match self.redis_run::<Value>(&c, "PUBLISH", cmd).await {
@@ -137,6 +146,11 @@ impl r::HostConnection for StoreState {
     }
 
     async fn get(&mut self, c: Resource<RedisConnection>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.get", Some(format!("GET {key}")), "redis");
+            s.set("key", key.as_str());
+            s
+        });
         let mut cmd = redis::cmd("GET");
         cmd.arg(&key);
         Ok(match self.redis_run::<Option<Vec<u8>>>(&c, "GET", cmd).await {
@@ -149,6 +163,11 @@ impl r::HostConnection for StoreState {
     }
 
     async fn set(&mut self, c: Resource<RedisConnection>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.set", Some(format!("SET {key}")), "redis");
+            s.set("key", key.as_str());
+            s
+        });
         let mut cmd = redis::cmd("SET");
         cmd.arg(&key).arg(&value);
         Ok(match self.redis_run::<()>(&c, "SET", cmd).await {
@@ -158,6 +177,11 @@ impl r::HostConnection for StoreState {
     }
 
     async fn incr(&mut self, c: Resource<RedisConnection>, key: String) -> wasmtime::Result<Result<i64, Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.incr", Some(format!("INCRBY {key} 1")), "redis");
+            s.set("key", key.as_str());
+            s
+        });
         let mut cmd = redis::cmd("INCRBY");
         cmd.arg(&key).arg(1);
         Ok(match self.redis_run::<i64>(&c, "INCRBY", cmd).await {
@@ -167,6 +191,11 @@ impl r::HostConnection for StoreState {
     }
 
     async fn del(&mut self, c: Resource<RedisConnection>, keys: Vec<String>) -> wasmtime::Result<Result<u32, Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.del", Some(format!("DEL {}", keys.join(" "))), "redis");
+            s.set("keys", format!("{keys:?}"));
+            s
+        });
         let mut cmd = redis::cmd("DEL");
         cmd.arg(&keys);
         Ok(match self.redis_run::<u32>(&c, "DEL", cmd).await {
@@ -176,6 +205,11 @@ impl r::HostConnection for StoreState {
     }
 
     async fn sadd(&mut self, c: Resource<RedisConnection>, key: String, values: Vec<String>) -> wasmtime::Result<Result<u32, Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.sadd", Some(format!("SADD {key} {}", values.join(" "))), "redis");
+            s.set("key", key.as_str());
+            s
+        });
         let mut cmd = redis::cmd("SADD");
         cmd.arg(&key).arg(&values);
         Ok(match self.redis_run::<u32>(&c, "SADD", cmd).await {
@@ -185,6 +219,11 @@ impl r::HostConnection for StoreState {
     }
 
     async fn smembers(&mut self, c: Resource<RedisConnection>, key: String) -> wasmtime::Result<Result<Vec<String>, Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.smembers", Some(format!("SMEMBERS {key}")), "redis");
+            s.set("key", key.as_str());
+            s
+        });
         let mut cmd = redis::cmd("SMEMBERS");
         cmd.arg(&key);
         Ok(match self.redis_run::<Vec<String>>(&c, "SMEMBERS", cmd).await {
@@ -194,6 +233,11 @@ impl r::HostConnection for StoreState {
     }
 
     async fn srem(&mut self, c: Resource<RedisConnection>, key: String, values: Vec<String>) -> wasmtime::Result<Result<u32, Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.srem", Some(format!("SREM {key} {}", values.join(" "))), "redis");
+            s.set("key", key.as_str());
+            s
+        });
         let mut cmd = redis::cmd("SREM");
         cmd.arg(&key).arg(&values);
         Ok(match self.redis_run::<u32>(&c, "SREM", cmd).await {
@@ -208,6 +252,11 @@ impl r::HostConnection for StoreState {
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> wasmtime::Result<Result<Vec<RedisResult>, Error>> {
+        let _span = self.span.as_ref().map(|p| {
+            let s = p.db_child("spin_outbound_redis.execute", Some(command.clone()), "redis");
+            s.set("command", command.as_str());
+            s
+        });
         let mut cmd = redis::cmd(&command);
         for a in &arguments {
             match a {

@@ -72,6 +72,9 @@ pub struct ShopOptions {
     /// Collect the components' stdout and stderr (their JSON log lines) in memory instead of
     /// printing them: [`Shop::log_lines`] reads them. One collector for every app of the shop.
     pub capture_logs: bool,
+    /// Export OTLP traces from every app of the shop (runtime-local's `RuntimeOptions::otlp`;
+    /// default off).
+    pub otlp: Option<runtime_local::telemetry::OtlpConfig>,
 }
 
 /// The services other than the frontend, each reached at the variable `<id>_url`.
@@ -90,7 +93,7 @@ impl Shop {
 
     /// As [`Shop::start`], with other stores, variables or limits.
     pub async fn start_with_options(opts: ShopOptions) -> Result<Shop> {
-        let ShopOptions { pg_addr: pg, redis_addr: redis, overrides, limits, on_load, split, capture_logs } = opts;
+        let ShopOptions { pg_addr: pg, redis_addr: redis, overrides, limits, on_load, split, capture_logs, otlp } = opts;
         let logs = capture_logs.then(|| GuestOutput::new(64 << 20));
         let (pg, redis) = (pg.unwrap_or_else(pg_addr), redis.unwrap_or_else(redis_addr));
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
@@ -129,6 +132,7 @@ impl Shop {
                 // (Spin 4.0.0-4.0.2 hang on one: shop_spin::store::wrap_read).
                 refuse_empty_query_results: true,
                 guest_output: logs.clone(),
+                otlp: otlp.clone(),
                 ..RuntimeOptions::default()
             };
             async move {

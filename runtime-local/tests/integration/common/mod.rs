@@ -72,6 +72,7 @@ pub fn options() -> RuntimeOptions {
         components: Vec::new(),
         refuse_empty_query_results: false,
         guest_output: None,
+        otlp: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod fuzz_bodies;
 mod hardening;
 mod imports;
 mod openapi;
+mod otlp;
 mod reconcile;
 mod services;
 mod shop;
