@@ -33,7 +33,7 @@ use crate::outbound_hosts::{service_chaining_target, AllowedHosts};
 use crate::routes::{RouteMatch, Router, WELL_KNOWN_PREFIX};
 use crate::server::Server;
 use crate::state::StoreState;
-use crate::telemetry::{finalize_server_span, Kind, OtlpConfig, Span, Tracer};
+use crate::telemetry::{finalize_server_span, Kind, LogSink, OtlpConfig, Span, Telemetry, Tracer};
 use crate::variables::{env_snapshot, Resolver};
 
 /// Client address Spin reports for chained requests.
@@ -126,6 +126,8 @@ pub(crate) struct AppInner {
     guest_output: Option<GuestOutput>,
     /// [`RuntimeOptions::otlp`]: `Some` when traces are exported.
     pub(crate) tracer: Option<Tracer>,
+    /// [`RuntimeOptions::otlp`]: logs, metrics and the flush of all signals.
+    pub(crate) telemetry: Option<Telemetry>,
     pub(crate) pg: PgPools,
     pub(crate) redis: RedisClients,
     self_origin: RwLock<Option<SocketAddr>>,
@@ -269,6 +271,8 @@ impl App {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "app loaded"
         );
+        let mut telemetry = options.otlp.as_ref().map(|c| Telemetry::start(c, &manifest.application.name));
+        let tracer = telemetry.as_mut().and_then(|t| t.tracer.take());
         Ok(App {
             inner: Arc::new(AppInner {
                 engine,
@@ -280,7 +284,8 @@ impl App {
                 limits,
                 refuse_empty_query_results: options.refuse_empty_query_results,
                 guest_output: options.guest_output.clone(),
-                tracer: options.otlp.clone().map(Tracer::start),
+                tracer,
+                telemetry,
                 pg: PgPools::default(),
                 redis: RedisClients::default(),
                 self_origin: RwLock::new(None),
@@ -436,6 +441,14 @@ impl AppInner {
             return Ok((status_only(StatusCode::NOT_FOUND), None));
         };
         let trigger = &self.manifest.http_triggers[route_match.trigger];
+        if let Some(t) = &self.telemetry {
+            // Spin's `handle_trigger_route`: before the lookup, for static responses too (the
+            // lookup key is then the trigger id).
+            t.count_request(match &trigger.handler {
+                TriggerHandler::Component(id) => id,
+                TriggerHandler::Static(_) => &trigger.id,
+            });
+        }
         match &trigger.handler {
             TriggerHandler::Static(sr) => {
                 set_req_uri(&mut req)?;
@@ -478,6 +491,10 @@ impl AppInner {
             .position(|t| matches!(&t.handler, TriggerHandler::Component(c) if c == target))
             .unwrap_or(0);
         let route_match = RouteMatch::synthetic(trigger, req.uri().path());
+        // Chained requests go through Spin's `handle_trigger_route` too, so they are counted.
+        if let Some(t) = &self.telemetry {
+            t.count_request(target);
+        }
         // Spin's interceptor calls `handle_trigger_route` directly: no server span, the
         // execution span is a child of the caller's outbound span.
         self.handle_component(req, &route_match, CHAINED_CLIENT_ADDR, &component, parent, None).await
@@ -546,9 +563,16 @@ impl AppInner {
         let mut wasi = WasiCtx::builder();
         // Guest stdout and stderr both go to our stdout, next to the request log (or to the
         // in-memory collector a test asked for).
-        match &self.guest_output {
-            None => wasi.stdout(std::io::stdout()).stderr(std::io::stdout()),
-            Some(GuestOutput(pipe)) => wasi.stdout(pipe.clone()).stderr(pipe.clone()),
+        // With OTLP logs on, each write is also one log record (Spin's `ComponentStdioWriter`).
+        match (&self.guest_output, self.telemetry.as_ref().and_then(|t| t.logs.clone())) {
+            (None, None) => wasi.stdout(std::io::stdout()).stderr(std::io::stdout()),
+            (Some(GuestOutput(pipe)), None) => wasi.stdout(pipe.clone()).stderr(pipe.clone()),
+            (None, Some(l)) => wasi
+                .stdout(LoggedOutput(std::io::stdout(), l.clone()))
+                .stderr(LoggedOutput(std::io::stdout(), l)),
+            (Some(GuestOutput(pipe)), Some(l)) => wasi
+                .stdout(LoggedOutput(pipe.clone(), l.clone()))
+                .stderr(LoggedOutput(pipe.clone(), l)),
         };
         wasi.envs(&component.environment);
         // wasi:sockets like Spin: TCP connect / UDP only to `tcp://` / `udp://` allowed hosts;
@@ -719,6 +743,53 @@ fn prepare_headers<B>(req: &mut Request<B>, route_match: &RouteMatch, client_add
         }
     }
     Ok(())
+}
+
+/// Guest output written to `S` as before, and each write also sent to the OTLP log sink.
+struct LoggedOutput<S>(S, LogSink);
+
+impl<S: wasmtime_wasi::cli::IsTerminal> wasmtime_wasi::cli::IsTerminal for LoggedOutput<S> {
+    fn is_terminal(&self) -> bool {
+        self.0.is_terminal()
+    }
+}
+
+impl<S: wasmtime_wasi::cli::StdoutStream> wasmtime_wasi::cli::StdoutStream for LoggedOutput<S> {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        // WASIp3 only (not linked by runtime-local): not logged.
+        self.0.async_stream()
+    }
+
+    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
+        Box::new(LoggedStream(self.0.p2_stream(), self.1.clone()))
+    }
+}
+
+struct LoggedStream(Box<dyn wasmtime_wasi::p2::OutputStream>, LogSink);
+
+impl wasmtime_wasi::p2::Pollable for LoggedStream {
+    fn ready<'a, 'b>(&'a mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        self.0.ready()
+    }
+}
+
+impl wasmtime_wasi::p2::OutputStream for LoggedStream {
+    fn write(&mut self, bytes: Bytes) -> wasmtime_wasi::p2::StreamResult<()> {
+        self.1.emit(&bytes);
+        self.0.write(bytes)
+    }
+
+    fn flush(&mut self) -> wasmtime_wasi::p2::StreamResult<()> {
+        self.0.flush()
+    }
+
+    fn check_write(&mut self) -> wasmtime_wasi::p2::StreamResult<usize> {
+        self.0.check_write()
+    }
 }
 
 #[cfg(test)]

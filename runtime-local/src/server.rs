@@ -22,6 +22,7 @@ pub struct Server {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    app: Arc<AppInner>,
 }
 
 impl Server {
@@ -32,8 +33,8 @@ impl Server {
         let addr = listener.local_addr()?;
         app.set_self_origin(addr);
         let (tx, rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(app, listener, rx));
-        Ok(Server { addr, shutdown: tx, task })
+        let task = tokio::spawn(accept_loop(app.clone(), listener, rx));
+        Ok(Server { addr, shutdown: tx, task, app })
     }
 
     /// The bound address (with the real port when port 0 was requested).
@@ -50,6 +51,10 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        // Spin flushes its OTel providers on exit: export what is queued and the metrics now.
+        if let Some(t) = &self.app.telemetry {
+            t.flush().await;
+        }
     }
 
     /// Waits until the server stops (it only stops through [`Server::shutdown`]).

@@ -14,12 +14,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, ResourceSpans, ScopeSpans, Span as ProtoSpan};
 use prost::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// opentelemetry_sdk 0.28 `BatchConfig` defaults: queue 2048, batch 512, delay 5 s.
 const MAX_QUEUE: usize = 2048;
@@ -29,12 +35,20 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where and how traces are exported.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtlpConfig {
-    /// The full URL spans are POSTed to (e.g. `http://127.0.0.1:4318/v1/traces`).
-    pub traces_endpoint: String,
+    /// The full URL spans are POSTed to (e.g. `http://127.0.0.1:4318/v1/traces`); `None`: no spans.
+    pub traces_endpoint: Option<String>,
+    /// The full URL guest log records are POSTed to (`.../v1/logs`); `None`: no log records.
+    pub logs_endpoint: Option<String>,
+    /// The full URL `spin.request_count` is POSTed to (`.../v1/metrics`); `None`: no metrics.
+    pub metrics_endpoint: Option<String>,
     /// Resource attributes (`service.name` first).
     pub resource: Vec<(String, String)>,
     /// How long spans wait before a batch is sent (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
     pub schedule_delay: Duration,
+    /// How long log records wait before a batch is sent (`OTEL_BLRP_SCHEDULE_DELAY`, default 1 s).
+    pub log_schedule_delay: Duration,
+    /// The metric export period (`OTEL_METRIC_EXPORT_INTERVAL`, default 60 s); also exported at shutdown.
+    pub metric_export_interval: Duration,
 }
 
 impl OtlpConfig {
@@ -52,21 +66,35 @@ impl OtlpConfig {
         if set("OTEL_SDK_DISABLED").is_some() {
             return Ok(None);
         }
-        let traces_endpoint = match (set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), set("OTEL_EXPORTER_OTLP_ENDPOINT")) {
-            (Some(t), _) => t,
-            (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
-            (None, None) => return Ok(None),
+        // Each signal on or off by itself (Spin `env.rs otel_{tracing,logs,metrics}_enabled`); the
+        // signal's endpoint as given, else `<endpoint>/v1/<signal>` (opentelemetry-otlp).
+        let mut any = false;
+        let mut endpoint = |signal: &str| -> Result<Option<String>> {
+            let upper = signal.to_uppercase();
+            let url = match (set(&format!("OTEL_EXPORTER_OTLP_{upper}_ENDPOINT")), set("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+                (Some(t), _) => t,
+                (None, Some(base)) => format!("{}/v1/{signal}", base.trim_end_matches('/')),
+                (None, None) => return Ok(None),
+            };
+            let protocol = get(&format!("OTEL_EXPORTER_OTLP_{upper}_PROTOCOL"))
+                .or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"))
+                .unwrap_or_else(|| "http/protobuf".into());
+            match protocol.as_str() {
+                "grpc" => bail!("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: runtime-local exports OTLP over http/protobuf only"),
+                "http/json" => bail!("http/json OTLP protocol is not supported"),
+                _ => {}
+            }
+            if !url.starts_with("http://") {
+                bail!("OTLP {signal} endpoint {url:?}: runtime-local exports to http:// endpoints only");
+            }
+            any = true;
+            Ok(Some(url))
         };
-        let protocol = get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            .or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"))
-            .unwrap_or_else(|| "http/protobuf".into());
-        match protocol.as_str() {
-            "grpc" => bail!("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: runtime-local exports OTLP over http/protobuf only"),
-            "http/json" => bail!("http/json OTLP protocol is not supported"),
-            _ => {}
-        }
-        if !traces_endpoint.starts_with("http://") {
-            bail!("OTLP traces endpoint {traces_endpoint:?}: runtime-local exports to http:// endpoints only");
+        let traces_endpoint = endpoint("traces")?;
+        let logs_endpoint = endpoint("logs")?;
+        let metrics_endpoint = endpoint("metrics")?;
+        if !any {
+            return Ok(None);
         }
         let env_resource = parse_resource_attributes(get("OTEL_RESOURCE_ATTRIBUTES").as_deref().unwrap_or(""));
         let service_name = set("OTEL_SERVICE_NAME")
@@ -85,7 +113,19 @@ impl OtlpConfig {
             .and_then(|v| v.parse::<u64>().ok())
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(5));
-        Ok(Some(OtlpConfig { traces_endpoint, resource, schedule_delay }))
+        let millis = |k: &str, default: u64| {
+            Duration::from_millis(get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(default))
+        };
+        Ok(Some(OtlpConfig {
+            traces_endpoint,
+            logs_endpoint,
+            metrics_endpoint,
+            resource,
+            schedule_delay,
+            // opentelemetry_sdk 0.28 BatchLogProcessor / PeriodicReader defaults.
+            log_schedule_delay: millis("OTEL_BLRP_SCHEDULE_DELAY", 1000),
+            metric_export_interval: millis("OTEL_METRIC_EXPORT_INTERVAL", 60_000),
+        }))
     }
 }
 
@@ -344,10 +384,12 @@ pub struct Tracer {
 
 impl Tracer {
     /// Starts the background exporter (needs a Tokio runtime). It sends what is queued and stops
-    /// once the tracer and all its spans are gone.
-    pub fn start(config: OtlpConfig) -> Tracer {
+    /// once the tracer and all its spans are gone; `flush` sends what is queued now.
+    fn start(endpoint: String, config: &OtlpConfig, flush: mpsc::UnboundedReceiver<Flush>) -> Tracer {
         let (tx, rx) = mpsc::channel(MAX_QUEUE);
-        tokio::spawn(export_loop(config, rx));
+        let resource = config.resource.clone();
+        let encode = move |spans| export_request(&resource, spans).encode_to_vec();
+        tokio::spawn(batch_loop(endpoint, config.schedule_delay, rx, flush, encode, "spans"));
         Tracer { tx }
     }
 
@@ -398,32 +440,278 @@ pub fn finalize_server_span(span: &Span, method: &str, route: Option<&str>, stat
     span.set("http.response.status_code", status.unwrap_or(500));
 }
 
-async fn export_loop(config: OtlpConfig, mut rx: mpsc::Receiver<ProtoSpan>) {
+type Flush = oneshot::Sender<()>;
+
+/// A BatchSpanProcessor / BatchLogProcessor: gathers items for `delay` (or a full batch), POSTs
+/// them; a flush request sends everything queued at once. Ends when every sender is gone.
+async fn batch_loop<T: Send + 'static>(
+    endpoint: String,
+    delay: Duration,
+    mut rx: mpsc::Receiver<T>,
+    mut flush: mpsc::UnboundedReceiver<Flush>,
+    encode: impl Fn(Vec<T>) -> Vec<u8> + Send + 'static,
+    what: &'static str,
+) {
+    let mut flush_open = true;
     loop {
-        let Some(first) = rx.recv().await else { return };
-        let mut batch = vec![first];
-        // Gather for the schedule delay, up to a full batch, or until every sender is gone.
+        let mut batch = Vec::new();
+        let mut reply = None;
+        tokio::select! {
+            n = rx.recv_many(&mut batch, MAX_BATCH) => if n == 0 { return },
+            f = flush.recv(), if flush_open => match f {
+                Some(f) => reply = Some(f),
+                None => { flush_open = false; continue }
+            },
+        }
         let mut closed = false;
-        let deadline = tokio::time::sleep(config.schedule_delay);
-        tokio::pin!(deadline);
-        while batch.len() < MAX_BATCH {
-            tokio::select! {
-                _ = &mut deadline => break,
-                n = { let room = MAX_BATCH - batch.len(); rx.recv_many(&mut batch, room) } => if n == 0 {
-                    closed = true;
-                    break;
-                },
+        if reply.is_none() {
+            // Gather for the schedule delay, up to a full batch, or until every sender is gone.
+            let deadline = tokio::time::sleep(delay);
+            tokio::pin!(deadline);
+            while batch.len() < MAX_BATCH {
+                tokio::select! {
+                    _ = &mut deadline => break,
+                    n = { let room = MAX_BATCH - batch.len(); rx.recv_many(&mut batch, room) } => if n == 0 {
+                        closed = true;
+                        break;
+                    },
+                    f = flush.recv(), if flush_open => match f {
+                        Some(f) => { reply = Some(f); break }
+                        None => flush_open = false,
+                    },
+                }
             }
         }
-        let n = batch.len();
-        let body = export_request(&config.resource, batch).encode_to_vec();
-        match tokio::time::timeout(EXPORT_TIMEOUT, post(&config.traces_endpoint, body)).await {
-            Ok(Ok(status)) if status.is_success() => tracing::debug!(spans = n, "OTLP export"),
-            Ok(Ok(status)) => tracing::warn!(spans = n, %status, "OTLP export refused"),
-            Ok(Err(e)) => tracing::warn!(spans = n, "OTLP export failed: {e:#}"),
-            Err(_) => tracing::warn!(spans = n, "OTLP export timed out"),
+        if reply.is_some() {
+            while let Ok(x) = rx.try_recv() {
+                batch.push(x);
+            }
+        }
+        while !batch.is_empty() {
+            let rest = batch.split_off(batch.len().min(MAX_BATCH));
+            export(&endpoint, batch.len(), encode(batch), what).await;
+            batch = rest;
+        }
+        if let Some(r) = reply {
+            let _ = r.send(());
         }
         if closed {
+            return;
+        }
+    }
+}
+
+async fn export(endpoint: &str, n: usize, body: Vec<u8>, what: &str) {
+    match tokio::time::timeout(EXPORT_TIMEOUT, post(endpoint, body)).await {
+        Ok(Ok(status)) if status.is_success() => tracing::debug!(n, what, "OTLP export"),
+        Ok(Ok(status)) => tracing::warn!(n, what, %status, "OTLP export refused"),
+        Ok(Err(e)) => tracing::warn!(n, what, "OTLP export failed: {e:#}"),
+        Err(_) => tracing::warn!(n, what, "OTLP export timed out"),
+    }
+}
+
+/// The logs and metrics signals, and a flush of all three (SPIN-SEMANTICS.md §11).
+pub struct Telemetry {
+    /// Spans, when traces are on.
+    pub tracer: Option<Tracer>,
+    /// Guest output as log records, when logs are on.
+    pub logs: Option<LogSink>,
+    metrics: Option<Arc<RequestCounter>>,
+    flushes: Vec<mpsc::UnboundedSender<Flush>>,
+}
+
+impl Telemetry {
+    /// Starts an exporter task for each signal that is on (needs a Tokio runtime). `app_id`
+    /// is the manifest's application name (Spin's `APP_NAME_KEY` metadata).
+    pub fn start(config: &OtlpConfig, app_id: &str) -> Telemetry {
+        let mut flushes = Vec::new();
+        let mut flush = || {
+            let (tx, rx) = mpsc::unbounded_channel();
+            flushes.push(tx);
+            rx
+        };
+        let tracer = config.traces_endpoint.clone().map(|e| Tracer::start(e, config, flush()));
+        let logs = config.logs_endpoint.clone().map(|endpoint| {
+            let (tx, rx) = mpsc::channel(MAX_QUEUE);
+            let resource = config.resource.clone();
+            let encode = move |records| logs_request(&resource, records).encode_to_vec();
+            tokio::spawn(batch_loop(endpoint, config.log_schedule_delay, rx, flush(), encode, "log records"));
+            LogSink { tx }
+        });
+        let metrics = config.metrics_endpoint.clone().map(|endpoint| {
+            let counter = Arc::new(RequestCounter { app_id: app_id.to_string(), series: Mutex::new(Vec::new()) });
+            tokio::spawn(metrics_loop(endpoint, config.metric_export_interval, counter.clone(), config.resource.clone(), flush()));
+            counter
+        });
+        Telemetry { tracer, logs, metrics, flushes }
+    }
+
+    /// Spin's `monotonic_counter!(spin.request_count = 1, trigger_type = "http", app_id, component_id)`
+    /// (`crates/trigger-http/src/server.rs handle_trigger_route`).
+    pub fn count_request(&self, component_id: &str) {
+        if let Some(m) = &self.metrics {
+            m.add(component_id);
+        }
+    }
+
+    /// Exports everything queued and the metrics now, and waits for those exports.
+    pub async fn flush(&self) {
+        let mut waits = Vec::new();
+        for f in &self.flushes {
+            let (tx, rx) = oneshot::channel();
+            if f.send(tx).is_ok() {
+                waits.push(rx);
+            }
+        }
+        for w in waits {
+            let _ = w.await;
+        }
+    }
+}
+
+/// Where guest output becomes log records (Spin `crates/telemetry/src/logs.rs app_log_to_otel`).
+#[derive(Clone)]
+pub struct LogSink {
+    tx: mpsc::Sender<LogRecord>,
+}
+
+impl LogSink {
+    /// One record per write, body = the bytes written (non-UTF-8: the first 50 bytes escaped and
+    /// `app_log_non_utf8 = true`); no severity, no timestamp but the observed one, no trace
+    /// context. A full queue drops the record.
+    pub fn emit(&self, buf: &[u8]) {
+        let _ = self.tx.try_send(log_record(buf, SystemTime::now()));
+    }
+}
+
+/// The record Spin's `handle_app_log` builds for one write (pure; unit-tested).
+pub fn log_record(buf: &[u8], now: SystemTime) -> LogRecord {
+    let (body, attributes) = match std::str::from_utf8(buf) {
+        Ok(s) => (s.to_string(), Vec::new()),
+        Err(_) => (
+            buf.iter().take(50).map(|&b| std::ascii::escape_default(b).to_string()).collect(),
+            vec![KeyValue {
+                key: "app_log_non_utf8".into(),
+                value: Some(AnyValue { value: Some(any_value::Value::BoolValue(true)) }),
+                ..Default::default()
+            }],
+        ),
+    };
+    LogRecord {
+        observed_time_unix_nano: unix_nanos(now),
+        body: Some(AnyValue { value: Some(any_value::Value::StringValue(body)) }),
+        attributes,
+        ..Default::default()
+    }
+}
+
+fn resource_proto(resource: &[(String, String)]) -> Option<Resource> {
+    Some(Resource {
+        attributes: resource.iter().map(|(k, v)| kv(k, &AttrValue::Str(v.clone()))).collect(),
+        ..Default::default()
+    })
+}
+
+/// The logs export request (Spin's logger: `provider.logger("spin")`).
+pub fn logs_request(resource: &[(String, String)], log_records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: resource_proto(resource),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(InstrumentationScope { name: "spin".into(), ..Default::default() }),
+                log_records,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// The cumulative `spin.request_count` series, one per component id.
+struct RequestCounter {
+    app_id: String,
+    /// (component id, start time, count)
+    series: Mutex<Vec<(String, SystemTime, u64)>>,
+}
+
+impl RequestCounter {
+    fn add(&self, component_id: &str) {
+        let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        match s.iter_mut().find(|(c, _, _)| c == component_id) {
+            Some(slot) => slot.2 += 1,
+            None => s.push((component_id.to_string(), SystemTime::now(), 1)),
+        }
+    }
+
+    /// `None` before the first request (the SDK exports nothing then).
+    fn request(&self, resource: &[(String, String)], now: SystemTime) -> Option<ExportMetricsServiceRequest> {
+        let s = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        if s.is_empty() {
+            return None;
+        }
+        let data_points = s
+            .iter()
+            .map(|(component, start, n)| NumberDataPoint {
+                attributes: vec![
+                    kv("trigger_type", &"http".into()),
+                    kv("app_id", &AttrValue::Str(self.app_id.clone())),
+                    kv("component_id", &AttrValue::Str(component.clone())),
+                ],
+                start_time_unix_nano: unix_nanos(*start),
+                time_unix_nano: unix_nanos(now),
+                value: Some(number_data_point::Value::AsInt(*n as i64)),
+                ..Default::default()
+            })
+            .collect();
+        Some(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: resource_proto(resource),
+                scope_metrics: vec![ScopeMetrics {
+                    // tracing-opentelemetry 0.29 `MetricsLayer`'s meter.
+                    scope: Some(InstrumentationScope {
+                        name: "tracing/tracing-opentelemetry".into(),
+                        version: "0.29.0".into(),
+                        ..Default::default()
+                    }),
+                    metrics: vec![Metric {
+                        name: "spin.request_count".into(),
+                        data: Some(metric::Data::Sum(Sum {
+                            data_points,
+                            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                            is_monotonic: true,
+                        })),
+                        ..Default::default()
+                    }],
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        })
+    }
+}
+
+/// opentelemetry_sdk's `PeriodicReader`: exports every `interval`, on a flush, and once more when
+/// the app goes.
+async fn metrics_loop(
+    endpoint: String,
+    interval: Duration,
+    counter: Arc<RequestCounter>,
+    resource: Vec<(String, String)>,
+    mut flush: mpsc::UnboundedReceiver<Flush>,
+) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        let (reply, last) = tokio::select! {
+            _ = tick.tick() => (None, false),
+            f = flush.recv() => { let last = f.is_none(); (f, last) }
+        };
+        if let Some(req) = counter.request(&resource, SystemTime::now()) {
+            export(&endpoint, 1, req.encode_to_vec(), "metrics").await;
+        }
+        if let Some(r) = reply {
+            let _ = r.send(());
+        }
+        if last {
             return;
         }
     }
@@ -459,7 +747,12 @@ mod tests {
         assert_eq!(OtlpConfig::from_vars(vars(&[])).unwrap(), None);
         assert_eq!(OtlpConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")])).unwrap(), None);
         let c = OtlpConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318/")])).unwrap().unwrap();
-        assert_eq!(c.traces_endpoint, "http://h:4318/v1/traces");
+        assert_eq!(c.traces_endpoint.as_deref(), Some("http://h:4318/v1/traces"));
+        assert_eq!(c.logs_endpoint.as_deref(), Some("http://h:4318/v1/logs"));
+        assert_eq!(c.metrics_endpoint.as_deref(), Some("http://h:4318/v1/metrics"));
+        assert_eq!(c.metric_export_interval, Duration::from_secs(60));
+        let l = OtlpConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://l:1/x")])).unwrap().unwrap();
+        assert_eq!((l.traces_endpoint, l.logs_endpoint.as_deref(), l.metrics_endpoint), (None, Some("http://l:1/x"), None));
         assert_eq!(c.resource[0], ("service.name".into(), "spin".into()));
         let c = OtlpConfig::from_vars(vars(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318"),
@@ -468,7 +761,7 @@ mod tests {
         ]))
         .unwrap()
         .unwrap();
-        assert_eq!(c.traces_endpoint, "http://t:1/x");
+        assert_eq!(c.traces_endpoint.as_deref(), Some("http://t:1/x"));
         assert_eq!(c.resource[0].1, "shop");
         assert!(c.resource.contains(&("deployment.environment".into(), "dev".into())));
         let c = OtlpConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h"), ("OTEL_SERVICE_NAME", "svc")]));
@@ -499,6 +792,28 @@ mod tests {
             assert_eq!(SpanContext::extract(bad, None), None, "{bad}");
         }
         assert!(SpanContext::extract("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-x", None).is_some());
+    }
+
+    #[test]
+    fn log_records_and_request_counts() {
+        let r = log_record(b"{\"msg\":\"request\"}\n", UNIX_EPOCH + Duration::from_secs(1));
+        assert_eq!(r.body.unwrap().value, Some(any_value::Value::StringValue("{\"msg\":\"request\"}\n".into())));
+        assert!(r.attributes.is_empty() && r.severity_number == 0 && r.trace_id.is_empty() && r.time_unix_nano == 0);
+        let bad = log_record(&[0xff, b'a'], UNIX_EPOCH);
+        assert_eq!(bad.body.unwrap().value, Some(any_value::Value::StringValue("\\xffa".into())));
+        assert_eq!(bad.attributes[0].key, "app_log_non_utf8");
+        let c = RequestCounter { app_id: "shop".into(), series: Mutex::new(Vec::new()) };
+        assert!(c.request(&[], SystemTime::now()).is_none());
+        c.add("frontend");
+        c.add("frontend");
+        c.add("carts");
+        let req = c.request(&[], SystemTime::now()).unwrap();
+        let m = &req.resource_metrics[0].scope_metrics[0].metrics[0];
+        assert_eq!(m.name, "spin.request_count");
+        let Some(metric::Data::Sum(sum)) = &m.data else { panic!("not a sum") };
+        assert!(sum.is_monotonic && sum.aggregation_temporality == AggregationTemporality::Cumulative as i32);
+        assert_eq!(sum.data_points[0].value, Some(number_data_point::Value::AsInt(2)));
+        assert_eq!(sum.data_points[0].attributes.len(), 3);
     }
 
     #[tokio::test]

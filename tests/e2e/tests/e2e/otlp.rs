@@ -11,12 +11,16 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, AggregationTemporality};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, Span};
 use prost::Message;
 use runtime_local::telemetry::OtlpConfig;
 use shop_e2e::reliability::{add, checkout_attempt, checkout_fields, GOOD_CARD, MUG};
+use shop_e2e::upstream::{FaultyService, Mode};
 use shop_e2e::{Shop, ShopOptions};
 
 const COMPONENTS: [&str; 7] = ["frontend", "carts", "products", "checkout", "payment", "shipping", "email"];
@@ -25,6 +29,8 @@ const COMPONENTS: [&str; 7] = ["frontend", "carts", "products", "checkout", "pay
 #[derive(Clone, Default)]
 struct Receiver {
     posts: Arc<Mutex<Vec<Result<ExportTraceServiceRequest, String>>>>,
+    logs: Arc<Mutex<Vec<ExportLogsServiceRequest>>>,
+    metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
 }
 
 impl Receiver {
@@ -32,22 +38,35 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let receiver = Receiver::default();
-        let posts = receiver.posts.clone();
+        let r = receiver.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let posts = posts.clone();
+                let r = r.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let posts = posts.clone();
+                        let (posts, logs, metrics) = (r.posts.clone(), r.logs.clone(), r.metrics.clone());
                         async move {
-                            let ok = req.method() == hyper::Method::POST
-                                && req.uri().path() == "/v1/traces"
+                            let proto = req.method() == hyper::Method::POST
                                 && req.headers().get("content-type").is_some_and(|v| v == "application/x-protobuf");
+                            let path = req.uri().path().to_string();
+                            let ok = proto && path == "/v1/traces";
                             let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                            if proto && path == "/v1/logs" {
+                                if let Ok(l) = ExportLogsServiceRequest::decode(body.as_ref()) {
+                                    logs.lock().unwrap().push(l);
+                                    return Ok(hyper::Response::new(Full::new(Bytes::new())));
+                                }
+                            }
+                            if proto && path == "/v1/metrics" {
+                                if let Ok(m) = ExportMetricsServiceRequest::decode(body.as_ref()) {
+                                    metrics.lock().unwrap().push(m);
+                                    return Ok(hyper::Response::new(Full::new(Bytes::new())));
+                                }
+                            }
                             let decoded = if ok {
                                 ExportTraceServiceRequest::decode(body.as_ref()).map_err(|e| e.to_string())
                             } else {
-                                Err("not a POST of application/x-protobuf to /v1/traces".to_string())
+                                Err(format!("not a POST of application/x-protobuf to /v1/{{traces,logs,metrics}}: {path}"))
                             };
                             posts.lock().unwrap().push(decoded);
                             Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::new())))
@@ -61,7 +80,7 @@ impl Receiver {
     }
 
     fn post_count(&self) -> usize {
-        self.posts.lock().unwrap().len()
+        self.posts.lock().unwrap().len() + self.logs.lock().unwrap().len() + self.metrics.lock().unwrap().len()
     }
 
     fn spans(&self) -> Result<Vec<Span>> {
@@ -117,6 +136,8 @@ fn otlp_to(addr: SocketAddr) -> Result<OtlpConfig> {
     let mut config = OtlpConfig::from_vars(|k| (k == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| endpoint.clone()))?
         .context("an endpoint turns traces on")?;
     config.schedule_delay = Duration::from_millis(100);
+    config.log_schedule_delay = Duration::from_millis(100);
+    config.metric_export_interval = Duration::from_millis(300);
     Ok(config)
 }
 
@@ -221,5 +242,89 @@ async fn nothing_is_exported_when_otlp_is_unset() -> Result<()> {
     place_order(&shop).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     ensure!(receiver.post_count() == 0, "{} exports with OTLP unset", receiver.post_count());
+    Ok(())
+}
+
+/// The issue's metrics test: after N requests of which K were forced to fail with a 5xx, the
+/// exported `spin.request_count` of the frontend says N, and the frontend's request log lines
+/// exported as OTLP log records say N, K of them with a status >= 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_count_and_log_records_after_forced_errors() -> Result<()> {
+    const N: usize = 8;
+    const K: usize = 3;
+    let (receiver, addr) = Receiver::start().await?;
+    let products = FaultyService::start("products").await?;
+    let overrides = [products.variable()].into_iter().collect();
+    let mut shop = Shop::start_with_options(ShopOptions {
+        overrides,
+        on_load: Some(Arc::new(products.attacher())),
+        otlp: Some(otlp_to(addr)?),
+        ..ShopOptions::default()
+    })
+    .await?;
+    let mut statuses = Vec::new();
+    for i in 0..N {
+        if i < K {
+            products.set("*", Mode::Fail(500));
+        } else {
+            products.heal();
+        }
+        let mut b = shop.browser();
+        let page = b.get("/").await?;
+        statuses.push(page.status);
+    }
+    ensure!(
+        statuses.iter().filter(|s| **s >= 500).count() == K && statuses.iter().all(|s| *s < 500 || *s == 503),
+        "forced failures: {statuses:?}"
+    );
+    shop.stop().await; // flushes logs and exports the metrics once more
+
+    // The last data point of the frontend's cumulative spin.request_count.
+    let mut count = None;
+    for req in receiver.metrics.lock().unwrap().iter() {
+        for rm in &req.resource_metrics {
+            for sm in &rm.scope_metrics {
+                for m in sm.metrics.iter().filter(|m| m.name == "spin.request_count") {
+                    let Some(metric::Data::Sum(sum)) = &m.data else { anyhow::bail!("spin.request_count is not a sum") };
+                    ensure!(sum.is_monotonic && sum.aggregation_temporality == AggregationTemporality::Cumulative as i32);
+                    for dp in &sum.data_points {
+                        let a = |k: &str| {
+                            dp.attributes.iter().find(|a| a.key == k).and_then(|a| a.value.as_ref()).and_then(|v| v.value.clone())
+                        };
+                        if a("component_id") == Some(AnyValue::StringValue("frontend".into())) {
+                            ensure!(a("trigger_type") == Some(AnyValue::StringValue("http".into())), "trigger_type");
+                            ensure!(a("app_id") == Some(AnyValue::StringValue("shop".into())), "app_id");
+                            if let Some(number_data_point::Value::AsInt(n)) = dp.value {
+                                count = Some(n);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    for req in receiver.logs.lock().unwrap().iter() {
+        for rl in &req.resource_logs {
+            for sl in &rl.scope_logs {
+                for r in &sl.log_records {
+                    if let Some(AnyValue::StringValue(body)) = r.body.as_ref().and_then(|b| b.value.as_ref()) {
+                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(body.trim_end()) {
+                            lines.push(v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The shop's start-up migration (`POST /admin/migrate`) is a frontend request too.
+    let setup = lines.iter().filter(|v| v["msg"] == "request" && v["service"] == "frontend" && v["path"] == "/admin/migrate").count();
+    ensure!(count == Some((N + setup) as i64), "frontend spin.request_count: {count:?}, sent {N} + {setup} at start-up");
+    let requests: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|v| v["msg"] == "request" && v["service"] == "frontend" && v["path"] != "/admin/migrate")
+        .collect();
+    let failed = requests.iter().filter(|v| v["status"].as_u64().is_some_and(|s| s >= 500)).count();
+    ensure!(requests.len() == N && failed == K, "frontend request log records: {} ({failed} >= 500)", requests.len());
     Ok(())
 }
