@@ -25,6 +25,8 @@ import sys
 
 import yaml
 
+from report import finish
+
 HBONE = 15008
 PROBE_SOURCE = ipaddress.ip_address("169.254.7.127")
 APP_PORT = 80  # spin-operator's DefaultHTTPPort (container port http-app)
@@ -290,10 +292,7 @@ def main(build):
                 check_waypoint(name, docs, errors)
         check_netpols(name, docs + [d for n, ds in files.items() if n == name.replace("overlay-", "migrate-")
                                     for d in ds], errors)
-    for e in errors:
-        print(f"  {e}")
-    print("mesh: " + ("ok" if not errors else f"{len(errors)} problem(s)"))
-    return 1 if errors else 0
+    return finish("mesh", errors)
 
 
 if __name__ == "__main__":

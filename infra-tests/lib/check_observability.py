@@ -29,6 +29,8 @@ import sys
 
 import yaml
 
+from report import finish
+
 # Metrics exported upstream, with where each is defined (read, not run).
 UPSTREAM_METRICS = {
     # Spin v3.6.3: monotonic_counter!(spin.request_count, trigger_type, app_id, component_id),
@@ -338,10 +340,7 @@ def main(root, build):
                for d in obs):
         errors.append("observability.yaml: no PodMonitor scrapes ztunnel's port ztunnel-stats (15020) in istio-system")
 
-    for e in errors:
-        print(f"  {e}")
-    print(f"observability: {rules} alerts; " + ("ok" if not errors else f"{len(errors)} problem(s)"))
-    return 1 if errors else 0
+    return finish("observability", errors, f"{rules} alerts; ")
 
 
 if __name__ == "__main__":

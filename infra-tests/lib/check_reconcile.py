@@ -33,6 +33,7 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import finish  # noqa: E402
 from check_mesh import (HBONE, egress_rules, ingress_rules, l7_fields, load, ports_of,  # noqa: E402
                         selects, spinapp_pod_labels)
 
@@ -278,10 +279,7 @@ def main(build, root=None):
             errors.append(f"{name}: a CronJob in the migration step (the overlays carry {NAME})")
     if root:
         check_deployer(root, errors)
-    for e in errors:
-        print(f"  {e}")
-    print("reconcile: " + ("ok" if not errors else f"{len(errors)} problem(s)"))
-    return 1 if errors else 0
+    return finish("reconcile", errors)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import tomllib
 import hcl2
 import yaml
 
+from report import finish
+
 NO_PDB = "shop.internal/no-pdb-reason"
 APP_ROLE = "shop_app"
 
@@ -233,10 +235,7 @@ def main(root, build):
     check_roles(root, build, masters, errors)
     check_spin_toml(root, errors)
     check_disruption(build, errors)
-    for e in errors:
-        print(f"  {e}")
-    print("stores: " + ("ok" if not errors else f"{len(errors)} problem(s)"))
-    return 1 if errors else 0
+    return finish("stores", errors)
 
 
 if __name__ == "__main__":

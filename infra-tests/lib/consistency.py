@@ -24,6 +24,8 @@ import tomllib
 
 import yaml
 
+from report import finish
+
 SECRETS = {"operator_token", "internal_token", "db_url", "redis_url"}
 STAND_IN = "not-used-by-this-component"
 SHIM_COMMIT = "de7f584fd60ef0a83461bf332f92093b103dff35"  # containerd-shim-spin v0.24.0
@@ -175,10 +177,7 @@ def main(root, build):
                             m = re.fullmatch(r"cluster\.local/ns/shop/sa/(.+)", p)
                             if m and m.group(1) not in sas:
                                 errors.append(f"{where}: principal {p} has no ServiceAccount in this build")
-    for e in errors:
-        print(f"  {e}")
-    print("consistency: " + ("ok" if not errors else f"{len(errors)} problem(s)"))
-    return 1 if errors else 0
+    return finish("consistency", errors)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import sys
 import hcl2
 import yaml
 
+from report import finish
+
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -100,6 +102,21 @@ def lock_entries(path):
     return entries
 
 
+def provider_specs(providers):
+    """(registry address, spec) of each `required_providers` entry, as the lock file names them."""
+    for name, specs in providers.items():
+        for spec in specs:
+            yield "registry.terraform.io/" + spec.get("source", f"hashicorp/{name}").lower(), spec
+
+
+def declare(declared, providers):
+    """Adds each provider's address, and its version constraint if it has one, to `declared`."""
+    for addr, spec in provider_specs(providers):
+        declared.setdefault(addr, set())
+        if spec.get("version"):
+            declared[addr].add(spec["version"].strip())
+
+
 def check_terraform_locks(root):
     problems = []
     for rel in TERRAFORM_ROOTS:
@@ -108,19 +125,12 @@ def check_terraform_locks(root):
             continue
         root_providers, pending = tf_blocks(directory)
         declared = {}  # source address -> set of constraints from the root and its modules
-        for name, specs in root_providers.items():
-            for spec in specs:
-                addr = "registry.terraform.io/" + spec.get("source", f"hashicorp/{name}").lower()
-                declared.setdefault(addr, set())
-                if spec.get("version"):
-                    declared[addr].add(spec["version"].strip())
+        declare(declared, root_providers)
         exact = {}
-        for name, specs in root_providers.items():
-            for spec in specs:
-                addr = "registry.terraform.io/" + spec.get("source", f"hashicorp/{name}").lower()
-                m = EXACT_VERSION.match(str(spec.get("version", "")).strip())
-                if m:
-                    exact[addr] = m.group(1)
+        for addr, spec in provider_specs(root_providers):
+            m = EXACT_VERSION.match(str(spec.get("version", "")).strip())
+            if m:
+                exact[addr] = m.group(1)
         seen = set()
         while pending:
             mod = pending.pop()
@@ -129,12 +139,7 @@ def check_terraform_locks(root):
             seen.add(mod)
             providers, more = tf_blocks(mod)
             pending.extend(more)
-            for name, specs in providers.items():
-                for spec in specs:
-                    addr = "registry.terraform.io/" + spec.get("source", f"hashicorp/{name}").lower()
-                    declared.setdefault(addr, set())
-                    if spec.get("version"):
-                        declared[addr].add(spec["version"].strip())
+            declare(declared, providers)
         lock_path = os.path.join(directory, ".terraform.lock.hcl")
         if not os.path.isfile(lock_path):
             problems.append(f"{rel}: no .terraform.lock.hcl committed")
@@ -244,10 +249,7 @@ def main(root, built=None):
             if re.search(r"(?i)pin(ned)? before (the )?first run", text):
                 problems.append(f"{os.path.relpath(path, root)}: still asks to pin before first run")
 
-    for p in problems:
-        print(f"  {p}")
-    print("pins: " + ("ok" if not problems else f"{len(problems)} problem(s)"))
-    return 1 if problems else 0
+    return finish("pins", problems)
 
 
 if __name__ == "__main__":
