@@ -133,7 +133,7 @@ ensure_stores() {
 SHOP_TEST_PACKAGES=(--workspace --exclude rl-test-app --exclude rl-test-kv)
 
 # The wasm components of the shop, as named in spin.toml.
-SHOP_COMPONENTS=(frontend products carts checkout payment shipping email)
+SHOP_COMPONENTS=(frontend products carts checkout payment shipping email accounts)
 
 # build_components [PACKAGE...]: the shop's components, then any other wasm packages named
 # (a second invocation, so the shop's own build is the same with or without them).

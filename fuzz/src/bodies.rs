@@ -190,7 +190,7 @@ pub fn form_decode(data: &[u8]) {
 /// never panics; whatever it accepts encodes and decodes to the same value; unknown fields are
 /// always refused.
 pub fn json_decode(data: &[u8]) {
-    use shop_contract::{carts, catalog, checkout, payment};
+    use shop_contract::{accounts, carts, catalog, checkout, payment};
     fn check<T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug>(data: &[u8]) {
         if let Ok(v) = shop_spin::json::decode::<T>(data) {
             let bytes = shop_spin::json::encode(&v);
@@ -208,4 +208,82 @@ pub fn json_decode(data: &[u8]) {
     check::<catalog::GetProductsRequest>(data);
     check::<payment::ChargeRequest>(data);
     check::<checkout::PlaceOrderRequest>(data);
+    check::<carts::MergeCartRequest>(data);
+    check::<checkout::ListOrdersRequest>(data);
+    check::<checkout::ClaimOrdersRequest>(data);
+    check::<accounts::Credentials>(data);
+    check::<accounts::SaveAddressRequest>(data);
+}
+
+/// Sign-up and sign-in fields (`email`, `password`, `client` at `0xFF`): an accepted email is
+/// lowercase, trimmed, at most 254 characters, free of control characters, and parses to itself;
+/// an accepted new password is also an accepted typed one, is 12+ characters, at most 256 bytes,
+/// free of control characters, and is never the email; a typed password over 256 bytes or with
+/// a control character is always refused; an accepted client address prints as an IP address
+/// that parses to itself. Nothing panics, and no error message repeats the password.
+pub fn credentials(data: &[u8]) {
+    use shop_domain::account::{AccountEmail, ClientAddr};
+    use shop_domain::password::{Password, MAX_BYTES, MIN_CHARS};
+    let f = fields(data, 3);
+    let email = AccountEmail::parse(&f[0]).ok();
+    if let Some(e) = &email {
+        let text = e.as_str();
+        assert_eq!(text, text.to_lowercase(), "lowercase");
+        assert_eq!(text, text.trim(), "trimmed");
+        assert!(text.chars().count() <= 254 && !text.chars().any(char::is_control), "{text:?}");
+        assert_eq!(AccountEmail::parse(text).ok().as_ref(), Some(e), "normalising is idempotent");
+    }
+    let given = Password::parse_given(&f[1]);
+    match &given {
+        Ok(p) => assert_eq!(p.expose_secret(), f[1].as_bytes(), "a password is taken exactly as typed"),
+        Err(e) => assert!(f[1].len() < 8 || !e.to_string().contains(f[1].as_str()), "a refusal repeats the password"),
+    }
+    if f[1].len() > MAX_BYTES || f[1].chars().any(char::is_control) {
+        assert!(given.is_err(), "too long or with a control character, yet accepted");
+    }
+    if let Ok(p) = Password::parse_new(&f[1], email.as_ref()) {
+        assert!(given.is_ok(), "a new password is a valid typed one");
+        assert!(f[1].chars().count() >= MIN_CHARS && p.expose_secret().len() <= MAX_BYTES);
+        if let Some(e) = &email {
+            assert_ne!(f[1].to_lowercase().trim(), e.as_str(), "the email as a password");
+        }
+        assert_eq!(format!("{p:?}"), "Password(<secret>)", "Debug shows the password");
+    }
+    if let Ok(client) = ClientAddr::parse(&f[2]) {
+        let text = client.to_string();
+        assert_eq!(ClientAddr::parse(&text), Ok(client), "{text}");
+        assert!(text.parse::<std::net::IpAddr>().is_ok(), "{text}");
+    }
+}
+
+/// Stored session records and sign-in counters, read back from arbitrary bytes (the store is
+/// shared, so anything may be there): decoding never panics, a decoded record round-trips
+/// through its encoding, its state at any time is consistent (an active session's time to live is positive
+/// and never reaches past 30 days from its start); the sign-in schedule never panics, and a
+/// refusal always asks for 1 s to 15 minutes.
+pub fn account_records(data: &[u8]) {
+    use shop_domain::account_session::{SessionRecord, SessionState, ABSOLUTE_SECONDS};
+    use shop_domain::signin_limit::{Decision, PER_ACCOUNT, PER_CLIENT};
+    let f = fields(data, 3);
+    let now = f[1].trim().parse::<i64>().unwrap_or(1_800_000_000);
+    if let Some(record) = SessionRecord::decode(&f[0]) {
+        assert_eq!(SessionRecord::decode(&record.encode()).as_ref(), Some(&record), "a record round-trips");
+        match record.state(now) {
+            SessionState::Active { ttl_seconds, .. } => {
+                assert!(ttl_seconds > 0, "an active session expires later");
+                assert!(now.saturating_add(ttl_seconds) <= record.created_at.saturating_add(ABSOLUTE_SECONDS), "past 30 days");
+            }
+            SessionState::Ended => {}
+        }
+    }
+    let numbers: Vec<i64> = f[2].split(' ').map(|n| n.parse().unwrap_or(0)).collect();
+    let (claimed, last, now_ms) = (numbers[0], numbers.get(1).copied(), numbers.get(2).copied().unwrap_or(0));
+    for limit in [PER_ACCOUNT, PER_CLIENT] {
+        if let Decision::Refused { retry_after_seconds } = limit.decide_claimed(claimed, last, now_ms) {
+            assert!(claimed > i64::from(limit.free_failures), "refused within the free failures");
+            assert!(retry_after_seconds >= 1);
+            // At most the longest wait, unless the last attempt is in the future (a clock that went back).
+            assert!(retry_after_seconds <= 900 || last.is_some_and(|l| l > now_ms), "{retry_after_seconds}");
+        }
+    }
 }

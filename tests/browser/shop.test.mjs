@@ -8,6 +8,7 @@ import { after, before, describe } from 'node:test';
 import { SCREENSHOTS, VIEWPORTS, launch } from './support/browser.mjs';
 import { Shop } from './support/shop.mjs';
 import accessibility from './specs/accessibility.mjs';
+import accounts from './specs/accounts.mjs';
 import declined from './specs/declined.mjs';
 import errors from './specs/errors.mjs';
 import journey from './specs/journey.mjs';
@@ -44,6 +45,7 @@ describe('the shop in Chromium', { timeout: 10 * 60_000 }, () => {
       keyboard(ctx, vp);
       accessibility(ctx, vp);
       errors(ctx, vp);
+      accounts(ctx, vp);
       outage(ctx, vp);
     });
   }

@@ -2,11 +2,12 @@
 //! field, nothing stored), then a fixed handful of Redis commands runs; every write restarts
 //! the cart's expiry.
 use shop_contract::carts::{
-    AddItemRequest, Cart, CartLine as LineOut, CartRef, RemoveItemRequest, SetQuantityRequest,
+    AddItemRequest, Cart, CartLine as LineOut, CartRef, MergeCartRequest, RemoveItemRequest,
+    SetQuantityRequest,
 };
 use shop_contract::catalog::{self, GetProductRequest};
 use shop_contract::{ErrorCode, FieldError, ShopError};
-use shop_domain::cart::combine_quantities;
+use shop_domain::cart::{combine_quantities, merge_lines};
 use shop_domain::{CartError, CartLine, ErrorCollector, Quantity, SessionId, Sku, MAX_LINES};
 use shop_spin::rpc::Upstream;
 
@@ -117,6 +118,50 @@ pub async fn empty_cart(req: CartRef) -> Result<Cart, ShopError> {
     Ok(reply(&session, Vec::new()))
 }
 
+/// Moves a guest cart (`from`) into a signed-in shopper's cart (`into`) and deletes it; answers
+/// the merged cart. The rules are `shop_domain::cart::merge_lines`: quantities added and capped
+/// at 99, and new lines that would take the cart past 50 lines are dropped (logged), so a
+/// sign-in never fails over its cart. `from` = `into` is refused (400).
+///
+/// At most five commands whatever the sizes: `HGETALL` of each cart, one `HSET` of every changed
+/// line, `EXPIRE`, then `DEL` of `from`. `into` is written before `from` is deleted, so a failure
+/// in between loses nothing (a repeated merge then adds the guest lines again, still within the
+/// caps). The `HSET` writes absolute quantities, so an `add_item` to `into` landing between the
+/// read and the write, on a line the merge also changes, is overwritten: that needs the same
+/// account adding on another device during this sign-in, and leaves a valid cart.
+pub async fn merge_cart(req: MergeCartRequest) -> Result<Cart, ShopError> {
+    let mut errors = ErrorCollector::new();
+    let from = errors.check("from", SessionId::parse(&req.from));
+    let into = errors.check("into", SessionId::parse(&req.into));
+    let (Some(from), Some(into)) = (from, into) else {
+        return Err(invalid(errors));
+    };
+    if from == into {
+        return Err(ShopError::invalid_fields(vec![FieldError::new(
+            "into",
+            "A cart cannot be merged into itself",
+        )]));
+    }
+    let guest = CartStore::open(&from)?;
+    let target = guest.sibling(&into);
+    let merged = merge_lines(&target.lines()?, &guest.lines()?);
+    if !merged.dropped.is_empty() {
+        let skus: Vec<String> = merged.dropped.iter().map(|l| l.sku.to_string()).collect();
+        shop_spin::log::info(&format!(
+            "cart merge: the cart is full; left out {}",
+            skus.join(", ")
+        ));
+    }
+    if !merged.changed.is_empty() {
+        target.set_lines(&merged.changed)?;
+        target.touch()?;
+    }
+    guest.clear()?;
+    let mut lines = merged.lines;
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    Ok(reply(&into, lines))
+}
+
 /// Overwrites a damaged stored value with the quantity being added.
 fn repair(
     session: &SessionId,
@@ -172,13 +217,7 @@ fn parse_line(session: &str, sku: &str, quantity: u32) -> Result<(SessionId, Sku
 }
 
 fn invalid(errors: ErrorCollector) -> ShopError {
-    ShopError::invalid_fields(
-        errors
-            .into_errors()
-            .into_iter()
-            .map(|e| FieldError::new(e.field, e.message))
-            .collect(),
-    )
+    shop_spin::wire::invalid_fields(errors.into_errors())
 }
 
 fn item_limit(e: CartError) -> ShopError {

@@ -1,9 +1,11 @@
 //! One cart in Redis: the hash `cart:<session>` (field = SKU, value = quantity), expiring
 //! [`TTL_SECONDS`] after its last change. Every operation is a fixed number of commands,
 //! whatever the cart's size.
+use std::rc::Rc;
+
 use shop_contract::ShopError;
 use shop_domain::{Quantity, SessionId, Sku};
-use shop_spin::store::Redis;
+use shop_spin::store::{text_arg, Redis};
 use spin_sdk::redis::{RedisParameter, RedisResult};
 
 use crate::lines::{decode_hash, stored_quantity, Stored};
@@ -13,15 +15,24 @@ use shop_domain::CartLine;
 pub const TTL_SECONDS: i64 = 7 * 24 * 60 * 60;
 
 pub struct CartStore {
-    redis: Redis,
+    /// Shared by the carts of one request ([`CartStore::sibling`]): one connection.
+    redis: Rc<Redis>,
     key: String,
 }
 
 impl CartStore {
     pub fn open(session: &SessionId) -> Result<Self, ShopError> {
-        let redis = Redis::open()?;
+        Ok(Self::at(Rc::new(Redis::open()?), session))
+    }
+
+    /// Another session's cart, on the same connection.
+    pub fn sibling(&self, session: &SessionId) -> Self {
+        Self::at(Rc::clone(&self.redis), session)
+    }
+
+    fn at(redis: Rc<Redis>, session: &SessionId) -> Self {
         let key = redis.key(&format!("cart:{session}"));
-        Ok(CartStore { redis, key })
+        CartStore { redis, key }
     }
 
     /// `HGETALL`: the valid lines sorted by SKU; anything else is logged and skipped.
@@ -71,6 +82,20 @@ impl CartStore {
             .map(drop)
     }
 
+    /// `HSET` of several lines at once (nothing when `lines` is empty).
+    pub fn set_lines(&self, lines: &[CartLine]) -> Result<(), ShopError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut args = Vec::with_capacity(lines.len().saturating_mul(2).saturating_add(1));
+        args.push(self.key_arg());
+        for line in lines {
+            args.push(sku_arg(&line.sku));
+            args.push(RedisParameter::Int64(i64::from(line.quantity.get())));
+        }
+        self.int("HSET", args).map(drop)
+    }
+
     /// `HDEL`: removes the line if present (Redis deletes the key with its last field).
     pub fn remove(&self, sku: &Sku) -> Result<(), ShopError> {
         self.int("HDEL", vec![self.key_arg(), sku_arg(sku)])
@@ -92,7 +117,7 @@ impl CartStore {
     }
 
     fn key_arg(&self) -> RedisParameter {
-        RedisParameter::Binary(self.key.as_bytes().to_vec())
+        text_arg(&self.key)
     }
 
     fn exec(
@@ -104,15 +129,12 @@ impl CartStore {
     }
 
     fn int(&self, command: &str, args: Vec<RedisParameter>) -> Result<i64, ShopError> {
-        match self.exec(command, args)?.as_slice() {
-            [RedisResult::Int64(n)] => Ok(*n),
-            other => Err(unexpected(command, other)),
-        }
+        self.redis.exec_int(command, &args)
     }
 }
 
 fn sku_arg(sku: &Sku) -> RedisParameter {
-    RedisParameter::Binary(sku.as_str().as_bytes().to_vec())
+    text_arg(sku.as_str())
 }
 
 fn unexpected(command: &str, reply: &[RedisResult]) -> ShopError {

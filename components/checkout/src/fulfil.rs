@@ -165,7 +165,7 @@ impl Fulfilment {
         let extra = [
             ("failure", json!(message)),
             ("step", json!(step)),
-            ("stored", json!(outcome.as_ref().map_or(false, |done| *done))),
+            ("stored", json!(matches!(outcome, Ok(true)))),
         ];
         log(
             if outcome.is_ok() { "info" } else { "error" },

@@ -21,6 +21,7 @@ async fn handle(req: Request) -> Response {
             ops::place_order => place_order::place_order,
             ops::get_order => orders::get_order,
             ops::list_orders => orders::list_orders,
+            ops::claim_orders => orders::claim_orders,
             ops::migrate => async |_: NoParams| orders::migrate(authorization),
             ops::reconcile => async |req| reconcile::reconcile(authorization, req).await,
         })

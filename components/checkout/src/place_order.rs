@@ -28,6 +28,7 @@ use shop_contract::checkout::PlaceOrderRequest;
 use shop_contract::{carts, catalog, payment, shipping};
 use shop_contract::{CardDetails, ErrorCode, FieldError, Order, OrderLine, OrderStatus, ShopError};
 use shop_spin::wire::{address_from_wire, address_to_wire, card_from_wire, money_to_wire, order_status_from_wire};
+use shop_domain::account::AccountId;
 use shop_domain::checkout::{resume_from, Resume, Step};
 use shop_domain::{
     order, Address, Currency, EmailAddress, IdempotencyKey, Money, OrderId,
@@ -39,6 +40,8 @@ use crate::fulfil::{log, Audience, Fulfilment, Recovered};
 /// A place-order request that passed validation.
 struct Checkout {
     session: SessionId,
+    /// The signed-in shopper's account, recorded on the order.
+    account: Option<AccountId>,
     attempt: IdempotencyKey,
     email: EmailAddress,
     address: Address,
@@ -71,6 +74,9 @@ fn validate(req: PlaceOrderRequest) -> Result<Checkout, ShopError> {
     let session = SessionId::parse(&req.session)
         .map_err(|e| errors.push(FieldError::new("session", e.to_string())))
         .ok();
+    let account = AccountId::parse_optional(req.account_id.as_deref())
+        .map_err(|e| errors.push(FieldError::new("account_id", e.to_string())))
+        .ok();
     let attempt = IdempotencyKey::parse(&req.attempt_id)
         .map_err(|e| errors.push(FieldError::new("attempt_id", e.to_string())))
         .ok();
@@ -79,9 +85,10 @@ fn validate(req: PlaceOrderRequest) -> Result<Checkout, ShopError> {
         .ok();
     let address = address_from_wire(req.address, "address.", &mut errors);
     let card_ok = card_from_wire(&req.card, &mut errors).is_some();
-    match (session, attempt, email, address) {
-        (Some(session), Some(attempt), Some(email), Some(address)) if card_ok => Ok(Checkout {
+    match (session, account, attempt, email, address) {
+        (Some(session), Some(account), Some(attempt), Some(email), Some(address)) if card_ok => Ok(Checkout {
             session,
+            account,
             attempt,
             email,
             address,
@@ -117,6 +124,7 @@ impl PlaceOrder {
         let order = Order {
             order_id: new_order_id().to_string(),
             session: self.session().to_string(),
+            account_id: self.checkout.account.as_ref().map(AccountId::to_string),
             status: OrderStatus::Pending,
             email: self.checkout.email.to_string(),
             address: address_to_wire(&self.checkout.address),

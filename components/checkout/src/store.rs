@@ -3,6 +3,7 @@
 //! Status changes are conditional (`WHERE status = ...`) and report whether they happened, so
 //! two requests working on one order can never move it backwards.
 use shop_contract::{Address, MigrationReport, Money, Order, OrderLine, OrderStatus, ShopError};
+use shop_domain::{OrderCursor, OrderId, OrderPageSize};
 use shop_spin::store::{column, migrate, pg_error, read, read_one_row, Migration};
 use spin_sdk::pg4::{Connection, ParameterValue as P, Row};
 
@@ -17,26 +18,48 @@ const MIGRATIONS: &[Migration] = &[
         name: "reconcile",
         sql: include_str!("../migrations/0002_reconcile.sql"),
     },
+    Migration {
+        version: 3,
+        name: "accounts",
+        sql: include_str!("../migrations/0003_accounts.sql"),
+    },
 ];
 
 /// `created_at` as RFC 3339 text (Spin cannot read `timestamptz`).
 macro_rules! created_at_text {
     () => {
-        r#"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"#
+        shop_spin::rfc3339_utc!("created_at")
     };
 }
 
 /// The columns of an order.
 const ORDER_COLUMNS: &str = concat!(
-    r#"order_id, session, status, email, ship_name, ship_street, ship_city,
+    r#"order_id, session, account_id, status, email, ship_name, ship_street, ship_city,
     ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor,
     transaction_id, tracking_id, failure, email_sent, "#,
     created_at_text!(),
     " AS created_at"
 );
 
-/// Most orders `list` returns.
-pub const LIST_LIMIT: i64 = 50;
+/// Whose orders a list shows.
+pub enum Owner<'a> {
+    /// A guest's: placed from this session and owned by no account.
+    Session(&'a str),
+    /// Belonging to this account, from whichever session.
+    Account(&'a str),
+}
+
+impl Owner<'_> {
+    /// The condition on the `orders AS o` rows that are the owner's, with the value for `$1`.
+    fn condition_and_value(&self) -> (&'static str, &str) {
+        match self {
+            // Once an account owns an order, only the account reads it: not the session it was
+            // placed from, whose id a guest may have had planted (see `Store::get`).
+            Owner::Session(s) => ("o.session = $1 AND o.account_id IS NULL", s),
+            Owner::Account(a) => ("o.account_id = $1", a),
+        }
+    }
+}
 
 /// How long a shopper's request holds an order it works on (longer than a request may run).
 pub const SHOPPER_LEASE_SECONDS: i32 = 60;
@@ -79,22 +102,68 @@ impl Store {
             .next())
     }
 
-    /// A session's order.
-    pub fn get(&self, session: &str, order_id: &str) -> Result<Option<Order>, ShopError> {
-        let sql =
-            format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 AND session = $2");
+    /// An order placed from `session` that no account owns, or one belonging to `account`. A
+    /// claimed order is the account's alone: the guest session it came from, whose id someone
+    /// else may have planted in the shopper's browser, no longer reads it.
+    pub fn get(&self, session: &str, account: Option<&str>, order_id: &str) -> Result<Option<Order>, ShopError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 \
+             AND ((session = $2 AND account_id IS NULL) OR account_id = $3::text)"
+        );
+        let account = account.map_or(P::DbNull, |a| P::Str(a.into()));
         Ok(self
-            .orders(&sql, &[P::Str(order_id.into()), P::Str(session.into())])?
+            .orders(&sql, &[P::Str(order_id.into()), P::Str(session.into()), account])?
             .into_iter()
             .next())
     }
 
-    /// A session's newest orders, newest first.
-    pub fn list(&self, session: &str) -> Result<Vec<Order>, ShopError> {
+    /// One page of `owner`'s orders, newest first, starting after `before`; and the cursor of the
+    /// next (older) page, if there is one.
+    pub fn list_page(
+        &self,
+        owner: &Owner<'_>,
+        before: Option<&OrderCursor>,
+        size: OrderPageSize,
+    ) -> Result<(Vec<Order>, Option<OrderCursor>), ShopError> {
+        let (owner_condition, owner_value) = owner.condition_and_value();
+        // Microseconds since the epoch, exactly (EXTRACT is numeric since PostgreSQL 14); the
+        // cursor's bound is rebuilt from whole seconds and microseconds, each exact as a float.
+        // The table's columns are qualified: unqualified, ORDER BY would take the `created_at`
+        // output column, which is text to the second.
+        let after_cursor = if before.is_some() {
+            "AND (o.created_at, o.order_id) < ('epoch'::timestamptz + ($3::int8 / 1000000) * interval '1 second' \
+                 + ($3::int8 % 1000000) * interval '1 microsecond', $4::text)"
+        } else {
+            ""
+        };
         let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE session = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2"
+            "SELECT {ORDER_COLUMNS}, (extract(epoch FROM o.created_at) * 1000000)::int8 AS created_micros \
+             FROM orders AS o WHERE {owner_condition} {after_cursor} \
+             ORDER BY o.created_at DESC, o.order_id DESC LIMIT $2"
         );
-        self.orders(&sql, &[P::Str(session.into()), P::Int64(LIST_LIMIT)])
+        let mut params = vec![P::Str(owner_value.into()), P::Int64(i64::from(size.rows_to_fetch()))];
+        if let Some(cursor) = before {
+            params.push(P::Int64(cursor.created_micros()));
+            params.push(P::Str(cursor.order_id().to_string()));
+        }
+        let (rows, more) = size.split(self.orders_with(&sql, &params, |row| column::<i64>(row, "created_micros"))?);
+        let next = match rows.last() {
+            Some((order, micros)) if more => Some(OrderCursor::new(*micros, stored_order_id(&order.order_id)?)),
+            _ => None,
+        };
+        Ok((rows.into_iter().map(|(order, _)| order).collect(), next))
+    }
+
+    /// Gives `account` the orders placed from `session` that have no account yet; how many.
+    /// Idempotent: a repeat finds none left. `updated_at` stays: the reconciler's grace period
+    /// is about the order's progress, which this does not change.
+    pub fn claim_for_account(&self, session: &str, account: &str) -> Result<u64, ShopError> {
+        self.conn
+            .execute(
+                "UPDATE orders SET account_id = $2 WHERE session = $1 AND account_id IS NULL",
+                &[P::Str(session.into()), P::Str(account.into())],
+            )
+            .map_err(|e| pg_error("claim orders", e))
     }
 
     /// Saves a new `pending` order and its lines in one statement (so atomically), and returns
@@ -107,9 +176,9 @@ impl Store {
             "WITH new_order AS ( \
                 INSERT INTO orders (order_id, session, attempt_id, status, email, ship_name, ship_street, \
                     ship_city, ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor, \
-                    reconcile_lease, reconcile_lease_until) \
+                    reconcile_lease, reconcile_lease_until, account_id) \
                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                    'shopper', now() + interval '60 seconds') \
+                    'shopper', now() + interval '60 seconds', $21::text) \
                 ON CONFLICT (session, attempt_id) DO NOTHING \
                 RETURNING order_id, created_at), \
             new_lines AS ( \
@@ -157,6 +226,7 @@ impl Store {
             P::ArrayInt64(lines.iter().map(|l| Some(l.unit_price.minor)).collect()),
             P::ArrayInt32(quantities),
             P::ArrayInt64(lines.iter().map(|l| Some(l.line_total.minor)).collect()),
+            order.account_id.clone().map_or(P::DbNull, P::Str),
         ];
         // Always one row (a scalar subquery: see `read_one_row`); NULL when the attempt's order
         // already existed.
@@ -321,15 +391,26 @@ impl Store {
 
     /// Runs an order query, then fetches all their lines with one more query.
     fn orders(&self, sql: &str, params: &[P]) -> Result<Vec<Order>, ShopError> {
+        let orders = self.orders_with(sql, params, |_| Ok(()))?;
+        Ok(orders.into_iter().map(|(order, ())| order).collect())
+    }
+
+    /// As [`Store::orders`], with something more read from each order's row.
+    fn orders_with<T>(
+        &self,
+        sql: &str,
+        params: &[P],
+        extra: impl Fn(&Row<'_>) -> Result<T, ShopError>,
+    ) -> Result<Vec<(Order, T)>, ShopError> {
         let rows = read(&self.conn, "read orders", sql, params)?;
         let mut orders = rows
             .rows()
-            .map(|row| order_from_row(&row))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|row| Ok((order_from_row(&row)?, extra(&row)?)))
+            .collect::<Result<Vec<_>, ShopError>>()?;
         if orders.is_empty() {
             return Ok(orders);
         }
-        let ids = orders.iter().map(|o| Some(o.order_id.clone())).collect();
+        let ids = orders.iter().map(|(o, _)| Some(o.order_id.clone())).collect();
         let lines = read(
             &self.conn,
             "read order lines",
@@ -339,7 +420,7 @@ impl Store {
         )?;
         for row in lines.rows() {
             let order_id: String = column(&row, "order_id")?;
-            if let Some(order) = orders.iter_mut().find(|o| o.order_id == order_id) {
+            if let Some((order, _)) = orders.iter_mut().find(|(o, _)| o.order_id == order_id) {
                 let currency = order.total.currency.clone();
                 order.lines.push(line_from_row(&row, currency)?);
             }
@@ -359,6 +440,7 @@ fn order_from_row(row: &Row<'_>) -> Result<Order, ShopError> {
     Ok(Order {
         order_id: column(row, "order_id")?,
         session: column(row, "session")?,
+        account_id: column(row, "account_id")?,
         status: status_from_text(&column::<String>(row, "status")?)?,
         email: column(row, "email")?,
         address: Address {
@@ -410,6 +492,11 @@ fn status_from_text(text: &str) -> Result<OrderStatus, ShopError> {
             "A stored order has an unknown status `{other}`"
         ))),
     }
+}
+
+/// An order id read back from the table, which only ever stores valid ones.
+fn stored_order_id(text: &str) -> Result<OrderId, ShopError> {
+    OrderId::parse(text).map_err(|_| ShopError::internal(format!("A stored order has an invalid number `{text}`")))
 }
 
 fn seconds(s: u32) -> Result<i32, ShopError> {

@@ -1,5 +1,5 @@
-//! The shop as a function from request to response, over any [`Backend`]: sessions, CSRF,
-//! routing, error pages and headers. The Spin entry point only does I/O around it.
+//! The shop as a function from request to response, over any [`Backend`]: sessions, who is
+//! signed in, CSRF, routing, error pages and headers. The Spin entry point only does I/O around it.
 use shop_contract::carts::{ops as carts_ops, Cart, CartRef};
 use shop_contract::{ErrorCode, ShopError};
 
@@ -8,11 +8,13 @@ use crate::backend::{Backend, Service};
 use crate::csrf::{self, Provenance};
 use crate::forms::Form;
 use crate::http::{Incoming, Outgoing};
+use crate::identity::{self, Member, Who};
+use crate::next_path::NextPath;
 use crate::router::{Route, Verb};
 use crate::routes;
-use crate::session::{random_token, Session};
+use crate::session::{random_token, set_cookie_name, Session};
 use crate::views::errors;
-use crate::views::layout::{self, Chrome, Section};
+use crate::views::layout::{self, AccountLinks, Chrome, Section};
 
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -20,12 +22,18 @@ pub struct Config {
     pub secure_cookies: bool,
     /// The current year and month (UTC), for card expiry checks and the expiry selector.
     pub today: (u32, u32),
+    /// A request header that a trusted proxy in front of the shop sets to the shopper's address
+    /// (variable `client_ip_header`, e.g. `x-envoy-external-address` behind the Istio gateway,
+    /// which overwrites it for requests from outside). Unset: the host's `spin-client-addr`.
+    pub client_ip_header: Option<String>,
 }
 
 /// One request being answered: who asks, and with what.
 pub struct Ctx<'a, B> {
     pub backend: &'a B,
     pub session: &'a Session,
+    /// A guest, or the signed-in shopper.
+    pub who: &'a Who,
     pub req: &'a Incoming,
     pub config: &'a Config,
     /// The decoded query string.
@@ -34,9 +42,60 @@ pub struct Ctx<'a, B> {
     pub form: Form,
 }
 
+impl<B> Ctx<'_, B> {
+    /// The key of the shopper's cart, and the `session` of their orders: the account's cart key
+    /// when signed in (so both follow the account to any device; 64 hex digits, a shape no `sid`
+    /// cookie is ever taken in), else the browser's session id.
+    pub fn cart_key(&self) -> Result<String, ShopError> {
+        match self.who {
+            Who::Guest => Ok(self.session.id.clone()),
+            Who::Member(m) => Ok(m.account_id.cart_key().to_string()),
+            Who::Unknown => Err(ShopError::unavailable("The accounts service can't say who is signed in")),
+        }
+    }
+
+    pub fn member(&self) -> Option<&Member> {
+        match self.who {
+            Who::Member(m) => Some(m),
+            Who::Guest | Who::Unknown => None,
+        }
+    }
+
+    pub fn account_id(&self) -> Option<String> {
+        self.member().map(|m| m.account_id.to_string())
+    }
+
+    /// The shopper's IP address, for the sign-in limits.
+    pub fn client(&self) -> String {
+        let trusted = self.config.client_ip_header.as_deref().and_then(|h| identity::client_addr(self.req.header_values(h)));
+        trusted.or_else(|| identity::client_addr(self.req.header_values("spin-client-addr"))).unwrap_or_else(|| "0.0.0.0".to_string())
+    }
+
+    /// This page, to come back to after signing in: a page that was read (not a form's answer),
+    /// and not the home page (the default) or an account page.
+    pub fn here(&self) -> Option<NextPath> {
+        let read = matches!(self.req.method.as_str(), "GET" | "HEAD");
+        let path = self.req.path.as_str();
+        if !read || path.starts_with("/account") || (path == "/" && self.req.query.is_empty()) {
+            return None;
+        }
+        let target = if self.req.query.is_empty() { path.to_string() } else { format!("{path}?{}", self.req.query) };
+        NextPath::parse(&target)
+    }
+
+    fn account_links(&self) -> AccountLinks {
+        match self.who {
+            Who::Guest => AccountLinks::Guest { next: self.here() },
+            Who::Member(m) => AccountLinks::SignedIn { email: m.email.clone(), csrf: self.session.csrf.clone() },
+            Who::Unknown => AccountLinks::Hidden,
+        }
+    }
+}
+
 impl<B: Backend> Ctx<'_, B> {
     pub async fn cart(&self) -> Result<Cart, ShopError> {
-        self.backend.call(Service::Carts, carts_ops::get_cart, &CartRef { session: self.session.id.clone() }).await
+        let session = self.cart_key()?;
+        self.backend.call(Service::Carts, carts_ops::get_cart, &CartRef { session }).await
     }
 
     /// The header's item count; a cart that can't be read must not take the page down with it.
@@ -45,7 +104,7 @@ impl<B: Backend> Ctx<'_, B> {
     }
 
     pub fn chrome(&self, cart_count: Option<u32>, section: Section) -> Chrome {
-        Chrome { cart_count, section, ..Chrome::default() }
+        Chrome { cart_count, section, account: self.account_links(), ..Chrome::default() }
     }
 
     pub fn page(&self, status: u16, chrome: &Chrome, title: &str, content: maud::Markup) -> Outgoing {
@@ -70,9 +129,15 @@ pub async fn respond<B: Backend>(backend: &B, config: &Config, req: &Incoming, b
             let cookies: Vec<&str> = req.header_values("cookie").collect();
             let cookie_header = (!cookies.is_empty()).then(|| cookies.join("; "));
             let session = Session::from_cookie_header(cookie_header.as_deref(), config.secure_cookies, random_token);
-            let mut out = with_session(backend, config, req, &session, route, verb, body_too_large).await;
-            for cookie in &session.set_cookies {
-                out.headers.push(("set-cookie".into(), cookie.clone()));
+            let (who, clear_auth) = identity::resolve(backend, cookie_header.as_deref(), config.secure_cookies).await;
+            let mut out = with_session(backend, config, req, &session, &who, route, body_too_large).await;
+            // A handler that set a cookie itself (signing in or out rotates them) has the last word.
+            let own: Vec<String> =
+                out.headers.iter().filter(|(k, _)| k == "set-cookie").map(|(_, v)| set_cookie_name(v).to_string()).collect();
+            for cookie in session.set_cookies.iter().chain(clear_auth.iter()) {
+                if !own.iter().any(|name| name == set_cookie_name(cookie)) {
+                    out.headers.push(("set-cookie".into(), cookie.clone()));
+                }
             }
             out
         }
@@ -88,15 +153,16 @@ async fn with_session<B: Backend>(
     config: &Config,
     req: &Incoming,
     session: &Session,
+    who: &Who,
     route: Route,
-    verb: Verb,
     body_too_large: bool,
 ) -> Outgoing {
+    let verb = Verb::parse(&req.method);
     let bare = Chrome::default();
     let Ok(query) = Form::parse(req.query.as_bytes()) else {
         return errors::bad_request(&bare, "That link looks damaged. Please go back and try again.");
     };
-    let mut ctx = Ctx { backend, session, req, config, query, form: Form::default() };
+    let mut ctx = Ctx { backend, session, who, req, config, query, form: Form::default() };
     if verb == Verb::Post {
         if body_too_large {
             return errors::too_large(&bare);
@@ -129,6 +195,14 @@ async fn with_session<B: Backend>(
         Route::PlaceOrder => routes::checkout::place(&ctx).await,
         Route::Order(id) => routes::orders::order(&ctx, &id).await,
         Route::Orders => routes::orders::list(&ctx).await,
+        Route::SignUpForm => routes::account::sign_up_form(&ctx).await,
+        Route::SignUp => routes::account::sign_up(&ctx).await,
+        Route::SignInForm => routes::account::sign_in_form(&ctx).await,
+        Route::SignIn => routes::account::sign_in(&ctx).await,
+        Route::SignOut => routes::account::sign_out(&ctx).await,
+        Route::Account => routes::account::page(&ctx).await,
+        Route::ChangePassword => routes::account::change_password(&ctx).await,
+        Route::DeleteAddress => routes::account::delete_address(&ctx).await,
         Route::MethodNotAllowed { allow } => Ok(errors::method_not_allowed(&bare, allow)),
         Route::NotFound | Route::Static(_) | Route::AdminMigrate | Route::AdminReconcile | Route::AdminCreateProduct | Route::AdminUpdateProduct(_) => {
             let count = ctx.cart_count().await;
@@ -148,6 +222,7 @@ pub fn error_page(e: &ShopError) -> Outgoing {
             errors::bad_request(&bare, &e.message)
         }
         ErrorCode::PayloadTooLarge => errors::too_large(&bare),
+        ErrorCode::TooManyRequests => errors::too_many_requests(&bare, &e.message),
         ErrorCode::MethodNotAllowed => errors::method_not_allowed(&bare, "GET, HEAD"),
         ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::Unauthorized => errors::unavailable(&bare),
     }

@@ -11,6 +11,7 @@ pub enum Service {
     Products,
     Carts,
     Checkout,
+    Accounts,
 }
 
 impl Service {
@@ -19,6 +20,7 @@ impl Service {
             Service::Products => "products",
             Service::Carts => "carts",
             Service::Checkout => "checkout",
+            Service::Accounts => "accounts",
         }
     }
 }

@@ -10,6 +10,8 @@ pub mod backend;
 pub mod csrf;
 pub mod forms;
 pub mod http;
+pub mod identity;
+pub mod next_path;
 pub mod router;
 pub mod routes;
 pub mod session;
@@ -38,6 +40,9 @@ async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
     let config = app::Config {
         secure_cookies: shop_spin::config::optional_var("secure_cookies").is_some_and(|v| v.trim() == "true"),
         today: today(),
+        client_ip_header: shop_spin::config::optional_var("client_ip_header")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty()),
     };
     let out = app::respond(&backend::Remote, &config, &incoming, too_large).await;
     log_request(&request_id, &incoming, &out, started);

@@ -38,6 +38,15 @@ pub enum Route {
     PlaceOrder,
     Order(String),
     Orders,
+    SignUpForm,
+    SignUp,
+    SignInForm,
+    SignIn,
+    SignOut,
+    /// `/account`: the signed-in shopper's details, saved addresses and password form.
+    Account,
+    ChangePassword,
+    DeleteAddress,
     /// `POST /admin/migrate`: the operator API (bearer token, JSON; no session, no CSRF).
     AdminMigrate,
     /// `POST /admin/reconcile`: drive orders left pending or paid to a final state.
@@ -68,11 +77,13 @@ impl Route {
             "/admin/migrate" => action(Route::AdminMigrate),
             "/admin/reconcile" => action(Route::AdminReconcile),
             "/admin/products" => action(Route::AdminCreateProduct),
-            "/checkout" => match verb {
-                Verb::Get | Verb::Head => Route::CheckoutForm,
-                Verb::Post => Route::PlaceOrder,
-                Verb::Put | Verb::Other => Route::MethodNotAllowed { allow: "GET, HEAD, POST" },
-            },
+            "/checkout" => form(verb, Route::CheckoutForm, Route::PlaceOrder),
+            "/account" => page(Route::Account),
+            "/account/sign-up" => form(verb, Route::SignUpForm, Route::SignUp),
+            "/account/sign-in" => form(verb, Route::SignInForm, Route::SignIn),
+            "/account/sign-out" => action(Route::SignOut),
+            "/account/password" => action(Route::ChangePassword),
+            "/account/addresses/delete" => action(Route::DeleteAddress),
             _ => {
                 if let Some(name) = path.strip_prefix("/static/") {
                     return page(Route::Static(name.to_string()));
@@ -111,6 +122,15 @@ impl Route {
     }
 }
 
+/// A page that shows a form (GET, HEAD) and takes it back (POST).
+fn form(verb: Verb, show: Route, take: Route) -> Route {
+    match verb {
+        Verb::Get | Verb::Head => show,
+        Verb::Post => take,
+        Verb::Put | Verb::Other => Route::MethodNotAllowed { allow: "GET, HEAD, POST" },
+    }
+}
+
 /// The one non-empty segment after `prefix`, e.g. `/product/MUG-1` → `MUG-1`.
 fn single_segment<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
     path.strip_prefix(prefix).filter(|rest| !rest.is_empty() && !rest.contains('/'))
@@ -141,6 +161,26 @@ mod tests {
         assert_eq!(Route::resolve(Verb::Get, "/admin/products/MUG-1"), Route::MethodNotAllowed { allow: "PUT" });
         assert!(!Route::AdminMigrate.needs_session());
         assert_eq!(Route::resolve(Verb::Get, "/static/shop.css"), Route::Static("shop.css".into()));
+    }
+
+    #[test]
+    fn account_pages_and_actions() {
+        assert_eq!(Route::resolve(Verb::Get, "/account"), Route::Account);
+        assert_eq!(Route::resolve(Verb::Get, "/account/sign-up"), Route::SignUpForm);
+        assert_eq!(Route::resolve(Verb::Post, "/account/sign-up"), Route::SignUp);
+        assert_eq!(Route::resolve(Verb::Head, "/account/sign-in"), Route::SignInForm);
+        assert_eq!(Route::resolve(Verb::Post, "/account/sign-in"), Route::SignIn);
+        assert_eq!(Route::resolve(Verb::Post, "/account/sign-out"), Route::SignOut);
+        assert_eq!(Route::resolve(Verb::Post, "/account/password"), Route::ChangePassword);
+        assert_eq!(Route::resolve(Verb::Post, "/account/addresses/delete"), Route::DeleteAddress);
+        // Signing out changes state: never by following a link (or a prefetch).
+        assert_eq!(Route::resolve(Verb::Get, "/account/sign-out"), Route::MethodNotAllowed { allow: "POST" });
+        assert_eq!(Route::resolve(Verb::Get, "/account/password"), Route::MethodNotAllowed { allow: "POST" });
+        assert_eq!(Route::resolve(Verb::Post, "/account"), Route::MethodNotAllowed { allow: "GET, HEAD" });
+        assert_eq!(Route::resolve(Verb::Put, "/account/sign-in"), Route::MethodNotAllowed { allow: "GET, HEAD, POST" });
+        for path in ["/account/", "/account/sign-in/", "/account/addresses", "/Account"] {
+            assert_eq!(Route::resolve(Verb::Get, path), Route::NotFound, "{path}");
+        }
     }
 
     #[test]

@@ -1,13 +1,17 @@
-//! The shopper's session: a random id in the `sid` cookie, plus the CSRF secret in `csrf`.
+//! The shopper's session: a random id in the `sid` cookie, plus the CSRF secret in `csrf`; a
+//! signed-in shopper also has `auth`, the accounts service's session token.
 //!
-//! Both are 128 random bits as 32 lowercase hex digits. A cookie whose value is not exactly
-//! that shape is ignored and replaced, so nothing a client sends is trusted as a session id.
+//! All three are 128 random bits as 32 lowercase hex digits. A cookie whose value is not exactly
+//! that shape is ignored and replaced (or, for `auth`, cleared), so nothing a client sends is
+//! trusted as a session id.
 
 /// Keeps a cart across browser restarts for a month.
 const MAX_AGE_SECONDS: u32 = 30 * 24 * 60 * 60;
 
 pub const SESSION_COOKIE: &str = "sid";
 pub const CSRF_COOKIE: &str = "csrf";
+/// The signed-in session's token (only ever checked by the accounts service).
+pub const AUTH_COOKIE: &str = "auth";
 
 /// The session of one request, and the cookies to set when any value is new.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +47,37 @@ impl Session {
     }
 }
 
+/// A new `sid` and `csrf` (signing in or out): whatever the old session id carried stays behind,
+/// so a session id planted before sign-in (session fixation) is worth nothing after it.
+pub fn rotated(secure: bool, mut random: impl FnMut() -> String) -> Vec<String> {
+    let (id, csrf) = (random(), random());
+    vec![set_cookie(SESSION_COOKIE, &id, secure), set_cookie(CSRF_COOKIE, &csrf, secure)]
+}
+
+/// What the request's `auth` cookie holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthCookie<'a> {
+    None,
+    /// Not a token the shop issues: cleared without asking anyone.
+    Malformed,
+    Token(&'a str),
+}
+
+impl AuthCookie<'_> {
+    pub fn read(header: Option<&str>) -> AuthCookie<'_> {
+        match cookie(header, AUTH_COOKIE) {
+            None => AuthCookie::None,
+            Some(v) if is_token(v) => AuthCookie::Token(v),
+            Some(_) => AuthCookie::Malformed,
+        }
+    }
+}
+
+/// The name of the cookie a `Set-Cookie` value sets.
+pub fn set_cookie_name(value: &str) -> &str {
+    value.split_once('=').map_or(value, |(name, _)| name.trim())
+}
+
 /// A fresh 128-bit random token as 32 lowercase hex digits.
 pub fn random_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -67,6 +102,12 @@ pub fn cookie<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
 pub fn set_cookie(name: &str, value: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{name}={value}; Max-Age={MAX_AGE_SECONDS}; Path=/; HttpOnly; SameSite=Lax{secure}")
+}
+
+/// Tells the browser to forget a cookie (same attributes, so it matches the one set).
+pub fn clear_cookie(name: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}")
 }
 
 #[cfg(test)]
@@ -116,6 +157,34 @@ mod tests {
     fn random_tokens_have_the_issued_shape() {
         let (a, b) = (random_token(), random_token());
         assert!(is_token(&a) && is_token(&b) && a != b);
+    }
+
+    #[test]
+    fn rotation_mints_a_new_session_and_csrf_secret() {
+        let cookies = rotated(true, counter());
+        assert_eq!(cookies.len(), 2);
+        assert!(cookies[0].starts_with(&format!("sid={:032x};", 1)) && cookies[1].starts_with(&format!("csrf={:032x};", 2)));
+        assert!(cookies.iter().all(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.ends_with("; Secure")));
+        assert_eq!(cookies.iter().map(|c| set_cookie_name(c)).collect::<Vec<_>>(), ["sid", "csrf"]);
+    }
+
+    #[test]
+    fn the_auth_cookie_is_read_only_in_the_issued_shape_and_cleared_with_the_same_attributes() {
+        assert_eq!(AuthCookie::read(Some(&format!("sid={A}; auth={B}"))), AuthCookie::Token(B));
+        assert_eq!(AuthCookie::read(Some("auth=admin")), AuthCookie::Malformed);
+        assert_eq!(AuthCookie::read(Some(&format!("xauth={B}"))), AuthCookie::None);
+        assert_eq!(AuthCookie::read(None), AuthCookie::None);
+        assert_eq!(clear_cookie(AUTH_COOKIE, false), "auth=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax");
+        assert!(clear_cookie(AUTH_COOKIE, true).ends_with("; Secure"));
+        assert_eq!(set_cookie_name(&clear_cookie(AUTH_COOKIE, false)), "auth");
+    }
+
+    #[test]
+    fn an_accounts_cart_key_is_never_taken_as_a_session_id() {
+        let key = shop_domain::account::AccountId::from_random([7; 16]).cart_key();
+        assert!(!is_token(key.as_str()));
+        let s = Session::from_cookie_header(Some(&format!("sid={key}; csrf={B}")), false, counter());
+        assert!(s.id != key.as_str() && s.set_cookies.len() == 2, "replaced like any malformed sid");
     }
 
     #[test]

@@ -133,12 +133,7 @@ fn parse_input(req: ProductInput) -> Result<domain::Product, ShopError> {
 
 /// A 400 naming every invalid field.
 fn invalid(errors: Vec<shop_domain::FieldError>) -> ShopError {
-    ShopError::invalid_fields(
-        errors
-            .into_iter()
-            .map(|e| FieldError::new(e.field, e.message))
-            .collect(),
-    )
+    shop_spin::wire::invalid_fields(errors)
 }
 
 /// The wire form; `category` is the slug (the name comes from `list_categories`).

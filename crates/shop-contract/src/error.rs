@@ -18,7 +18,7 @@ pub struct ErrorDetails {
     pub fields: Vec<FieldError>,
 }
 
-const CODES: [(ErrorCode, &str, u16); 10] = [
+const CODES: [(ErrorCode, &str, u16); 11] = [
     (ErrorCode::BadRequest, "bad_request", 400),
     (ErrorCode::Unauthorized, "unauthorized", 401),
     (ErrorCode::PaymentDeclined, "payment_declined", 402),
@@ -27,6 +27,7 @@ const CODES: [(ErrorCode, &str, u16); 10] = [
     (ErrorCode::Conflict, "conflict", 409),
     (ErrorCode::PayloadTooLarge, "payload_too_large", 413),
     (ErrorCode::Unprocessable, "unprocessable", 422),
+    (ErrorCode::TooManyRequests, "too_many_requests", 429),
     (ErrorCode::Internal, "internal", 500),
     (ErrorCode::Unavailable, "unavailable", 503),
 ];

@@ -89,6 +89,7 @@ interface!(
         set_quantity(SetQuantityRequest) -> Cart,
         remove_item(RemoveItemRequest) -> Cart,
         empty_cart(CartRef) -> Cart,
+        merge_cart(MergeCartRequest) -> Cart,
     }
 );
 interface!(
@@ -120,8 +121,24 @@ interface!(
         place_order(PlaceOrderRequest) -> Order,
         get_order(OrderRef) -> Order,
         list_orders(ListOrdersRequest) -> OrderList,
+        claim_orders(ClaimOrdersRequest) -> ClaimedOrders,
         migrate() -> MigrationReport,
         reconcile(ReconcileRequest) -> ReconcileReport,
+    }
+);
+
+interface!(
+    /// accounts, private.
+    accounts {
+        sign_up(Credentials) -> SignedIn,
+        sign_in(Credentials) -> SignedIn,
+        get_session(TokenRef) -> SignedIn,
+        sign_out(TokenRef) -> SignedOut,
+        change_password(ChangePasswordRequest) -> PasswordChanged,
+        list_addresses(TokenRef) -> AddressList,
+        save_address(SaveAddressRequest) -> SavedAddress,
+        delete_address(DeleteAddressRequest) -> AddressList,
+        migrate() -> MigrationReport,
     }
 );
 
@@ -135,6 +152,7 @@ pub fn all_operation_paths() -> Vec<&'static str> {
         shipping::ops::ALL_PATHS,
         email::ops::ALL_PATHS,
         checkout::ops::ALL_PATHS,
+        accounts::ops::ALL_PATHS,
     ]
     .concat()
 }

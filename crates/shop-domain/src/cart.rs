@@ -1,7 +1,9 @@
 //! Cart rules: one line per SKU, at most [`MAX_LINES`] lines, at most [`Quantity::MAX`] of each item.
 //!
 //! Limits are enforced by returning an error the shopper can act on, never by silently
-//! clamping, so the cart never ends up holding something other than what was asked for.
+//! clamping, so the cart never ends up holding something other than what was asked for. The one
+//! exception is [`merge_lines`] (signing in with a guest cart): nobody asked for anything there,
+//! and refusing the sign-in over a full cart would be worse than capping it.
 
 use crate::quantity::{Quantity, QuantityError};
 use crate::sku::Sku;
@@ -102,6 +104,51 @@ pub fn plan_add(
             }))
         }
     }
+}
+
+/// What merging a guest cart into another cart gives ([`merge_lines`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merge {
+    /// The receiving cart afterwards: its own lines first, in their order, then the new ones.
+    pub lines: Vec<CartLine>,
+    /// The lines that are new or whose quantity changed, as they are now: what to store.
+    pub changed: Vec<CartLine>,
+    /// Lines of the guest cart left out because the receiving cart was full ([`MAX_LINES`]).
+    pub dropped: Vec<CartLine>,
+}
+
+/// Adds the lines of `from` into the cart holding `into`, within the cart rules:
+///
+/// - a SKU in both carts gets the sum of the quantities, capped at [`Quantity::MAX`] (the
+///   items above it are not carried over);
+/// - a SKU only in `from` becomes a new line while the cart has fewer than [`MAX_LINES`]
+///   lines; the lines that do not fit are dropped (in `from`'s order: the first ones fit) and
+///   reported in [`Merge::dropped`].
+///
+/// Never fails: a sign-in must not be refused over its cart. A SKU repeated in `from` is added
+/// twice, as two adds would be.
+pub fn merge_lines(into: &[CartLine], from: &[CartLine]) -> Merge {
+    let mut lines = into.to_vec();
+    let mut dropped = Vec::new();
+    for line in from {
+        let full = lines.len() >= MAX_LINES;
+        match lines.iter_mut().find(|l| l.sku == line.sku) {
+            Some(existing) => {
+                existing.quantity = existing
+                    .quantity
+                    .checked_add(line.quantity)
+                    .unwrap_or(Quantity::MAX);
+            }
+            None if full => dropped.push(line.clone()),
+            None => lines.push(line.clone()),
+        }
+    }
+    let changed = lines
+        .iter()
+        .filter(|l| !into.contains(l))
+        .cloned()
+        .collect();
+    Merge { lines, changed, dropped }
 }
 
 /// A shopper's requested change to one line: set a quantity, or remove the line (quantity `0`).
@@ -415,6 +462,95 @@ mod tests {
         assert_eq!(cart.add(&sku("NEW-1"), q(1)), Err(CartError::TooManyLines));
         assert!(cart.set_quantity(&sku("SKU-3"), q(9)).is_ok());
         assert_eq!(cart.item_count(), 58);
+    }
+
+    fn line(s: &str, n: u32) -> CartLine {
+        CartLine {
+            sku: sku(s),
+            quantity: q(n),
+        }
+    }
+
+    #[test]
+    fn merge_adds_quantities_and_new_lines() {
+        let into = [line("AAA", 2), line("BBB", 1)];
+        let from = [line("AAA", 3), line("CCC", 4)];
+        let merged = merge_lines(&into, &from);
+        assert_eq!(
+            merged.lines,
+            [line("AAA", 5), line("BBB", 1), line("CCC", 4)]
+        );
+        assert_eq!(merged.changed, [line("AAA", 5), line("CCC", 4)]);
+        assert!(merged.dropped.is_empty());
+    }
+
+    #[test]
+    fn merge_caps_each_line_at_the_item_limit() {
+        let into = [line("AAA", 60), line("BBB", 99)];
+        let from = [line("AAA", 60), line("BBB", 5), line("AAA", 1)];
+        let merged = merge_lines(&into, &from);
+        assert_eq!(merged.lines, [line("AAA", 99), line("BBB", 99)]);
+        assert_eq!(merged.changed, [line("AAA", 99)], "a line already at 99 is not rewritten");
+        assert!(merged.dropped.is_empty());
+    }
+
+    #[test]
+    fn merge_drops_new_lines_beyond_the_line_limit_but_still_adds_to_existing_ones() {
+        let into: Vec<CartLine> = (0..MAX_LINES - 1)
+            .map(|i| line(&format!("SKU-{i}"), 1))
+            .collect();
+        let from = [line("NEW-1", 1), line("NEW-2", 2), line("SKU-0", 3), line("NEW-3", 3)];
+        let merged = merge_lines(&into, &from);
+        assert_eq!(merged.lines.len(), MAX_LINES);
+        assert_eq!(merged.changed, [line("SKU-0", 4), line("NEW-1", 1)]);
+        assert_eq!(merged.dropped, [line("NEW-2", 2), line("NEW-3", 3)]);
+        assert!(Cart::from_lines(merged.lines).is_ok());
+    }
+
+    #[test]
+    fn merge_with_an_empty_side() {
+        let some = [line("AAA", 2)];
+        assert_eq!(merge_lines(&some, &[]), Merge { lines: some.to_vec(), ..Merge::default() });
+        let into_empty = merge_lines(&[], &some);
+        assert_eq!(into_empty.lines, some);
+        assert_eq!(into_empty.changed, some);
+        assert_eq!(merge_lines(&[], &[]), Merge::default());
+    }
+
+    #[test]
+    fn merge_property_stays_within_the_rules_and_keeps_what_fits() {
+        // Carts of 0..=60 lines over a pool of 80 SKUs, quantities spread over 1..=99.
+        for seed in 0..200_u32 {
+            let pick = |salt: u32, n: u32| (seed.wrapping_mul(2_654_435_761).wrapping_add(salt * 40_503)) % n;
+            let make = |salt: u32, len: u32| -> Vec<CartLine> {
+                let mut lines: Vec<CartLine> = Vec::new();
+                for i in 0..len {
+                    let s = sku(&format!("SKU-{}", pick(salt + i, 80)));
+                    if lines.iter().all(|l| l.sku != s) {
+                        lines.push(CartLine { sku: s, quantity: q(1 + pick(salt * 7 + i, 99)) });
+                    }
+                }
+                lines
+            };
+            let into = make(1, pick(3, 51));
+            let from = make(1000, pick(5, 61));
+            let merged = merge_lines(&into, &from);
+            assert!(Cart::from_lines(merged.lines.clone()).is_ok(), "seed {seed}");
+            for l in &from {
+                let before = into.iter().find(|i| i.sku == l.sku).map_or(0, |i| i.quantity.get());
+                let after = merged.lines.iter().find(|m| m.sku == l.sku).map(|m| m.quantity.get());
+                match after {
+                    Some(after) => assert_eq!(after, (before + l.quantity.get()).min(99), "seed {seed}"),
+                    None => assert!(merged.dropped.contains(l) && merged.lines.len() == MAX_LINES, "seed {seed}"),
+                }
+            }
+            for l in &into {
+                assert!(merged.lines.iter().any(|m| m.sku == l.sku && m.quantity >= l.quantity), "seed {seed}");
+            }
+            for c in &merged.changed {
+                assert!(merged.lines.contains(c) && !into.contains(c), "seed {seed}");
+            }
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub(crate) fn is_crockford(c: char) -> bool {
 }
 
 /// Lowercase hex of `bytes`.
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+pub fn hex_lower(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len().saturating_mul(2));
     for b in bytes {

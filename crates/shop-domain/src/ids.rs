@@ -151,6 +151,13 @@ impl SessionId {
         Self(hex_lower(&bytes))
     }
 
+    /// Wraps text the caller built as a valid id (lowercase hex, `MIN_HEX..=MAX_HEX` digits),
+    /// such as an account's cart key, without parsing it again.
+    pub(crate) fn from_valid_hex(hex: String) -> Self {
+        debug_assert!(Self::parse(&hex).is_ok_and(|id| id.0 == hex), "not a session id: {hex:?}");
+        Self(hex)
+    }
+
     /// Validates and normalises (lowercase, UUID hyphens removed) so the same session always has one key.
     pub fn parse(input: &str) -> Result<Self, IdError> {
         let text = input.trim();

@@ -46,19 +46,24 @@
     )
 )]
 
+pub mod account;
+pub mod account_address;
+pub mod account_session;
 pub mod address;
 pub mod card;
 pub mod card_details;
 pub mod catalog;
 pub mod cart;
 pub mod checkout;
-mod codes;
+pub mod codes;
 pub mod email;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod password;
 pub mod quantity;
 pub mod shipping;
+pub mod signin_limit;
 pub mod sku;
 pub mod validation;
 
@@ -67,12 +72,13 @@ pub use card::{
     Card, CardBrand, CardInput, CardNumber, CardNumberError, ChargeDecision, Cvv, CvvError,
     DeclineReason, Expiry, ExpiryError, YearMonth,
 };
-pub use cart::{Cart, CartChange, CartError, CartLine, LineUpdate, MAX_LINES};
+pub use cart::{Cart, CartChange, CartError, CartLine, LineUpdate, Merge, MAX_LINES};
 pub use email::{EmailAddress, EmailError};
 pub use ids::{IdError, IdempotencyKey, SessionId, TrackingId, TransactionId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{
-    OrderId, OrderLine, OrderStatus, OrderTotals, PricingError, TransitionError, UnknownStatus,
+    OrderCursor, OrderId, OrderLine, OrderPageSize, OrderStatus, OrderTotals, PageSizeError,
+    PricingError, TransitionError, UnknownStatus,
 };
 pub use quantity::{Quantity, QuantityError};
 pub use shipping::ShippingZone;
@@ -85,6 +91,11 @@ mod tests {
     #[test]
     fn no_floating_point_types_in_sources() {
         let sources = [
+            include_str!("account.rs"),
+            include_str!("account_address.rs"),
+            include_str!("account_session.rs"),
+            include_str!("password.rs"),
+            include_str!("signin_limit.rs"),
             include_str!("address.rs"),
             include_str!("card.rs"),
             include_str!("cart.rs"),

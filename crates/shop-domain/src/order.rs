@@ -170,6 +170,111 @@ impl OrderId {
 }
 string_id_impls!(OrderId);
 
+/// How many orders one page of a shopper's order list holds: 1..=[`OrderPageSize::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderPageSize(u32);
+
+/// A page size outside 1..=[`OrderPageSize::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Limit must be between 1 and {}", OrderPageSize::MAX)]
+pub struct PageSizeError;
+
+impl OrderPageSize {
+    /// Most orders on one page.
+    pub const MAX: u32 = 50;
+
+    /// Checks 1..=[`Self::MAX`].
+    pub fn new(n: u32) -> Result<Self, PageSizeError> {
+        if (1..=Self::MAX).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(PageSizeError)
+        }
+    }
+
+    /// The size.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The rows a page query should ask for: one more than the page, to learn whether an
+    /// older page follows without counting.
+    pub const fn rows_to_fetch(self) -> u32 {
+        self.0.saturating_add(1)
+    }
+
+    /// Splits what a page query returned ([`Self::rows_to_fetch`] at most, newest first) into
+    /// the page and whether an older page follows.
+    pub fn split<T>(self, mut rows: Vec<T>) -> (Vec<T>, bool) {
+        let size = usize::try_from(self.0).unwrap_or(usize::MAX);
+        let more = rows.len() > size;
+        rows.truncate(size);
+        (rows, more)
+    }
+}
+
+/// Where the next page of an order list (newest first) starts: just after the order with this
+/// creation time and number, the last one of the previous page. Ordering by both keeps the pages
+/// exact when two orders share a creation time, and needs no state on the server.
+///
+/// Callers treat its text as opaque; it is `<microseconds since 1970-01-01 UTC>.<order number>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCursor {
+    created_micros: i64,
+    order_id: OrderId,
+}
+
+impl OrderCursor {
+    const KIND: &'static str = "Cursor";
+    /// Longer text is refused before it is looked at: 19 digits, a dot and an order number.
+    const MAX_LEN: usize = 40;
+
+    /// The cursor after an order created at `created_micros` (microseconds since the epoch).
+    pub fn new(created_micros: i64, order_id: OrderId) -> Self {
+        Self {
+            created_micros,
+            order_id,
+        }
+    }
+
+    /// Reads a cursor this type wrote (`Display`); anything else is [`IdError::Invalid`].
+    pub fn parse(input: &str) -> Result<Self, IdError> {
+        let invalid = IdError::Invalid { kind: Self::KIND };
+        if input.trim().is_empty() {
+            return Err(IdError::Missing { kind: Self::KIND });
+        }
+        if input.len() > Self::MAX_LEN {
+            return Err(invalid);
+        }
+        let (micros, order_id) = input.split_once('.').ok_or(invalid)?;
+        if micros.is_empty() || !micros.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid);
+        }
+        let created_micros = micros.parse::<i64>().map_err(|_| invalid)?;
+        let order_id = OrderId::parse(order_id)
+            .ok()
+            .filter(|id| id.as_str() == order_id)
+            .ok_or(invalid)?;
+        Ok(Self::new(created_micros, order_id))
+    }
+
+    /// When the order was created, in microseconds since 1970-01-01 UTC.
+    pub fn created_micros(&self) -> i64 {
+        self.created_micros
+    }
+
+    /// The order's number.
+    pub fn order_id(&self) -> &OrderId {
+        &self.order_id
+    }
+}
+
+impl fmt::Display for OrderCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.created_micros, self.order_id)
+    }
+}
+
 /// Where an order is in its lifecycle.
 ///
 /// ```text
@@ -317,6 +422,55 @@ mod tests {
             unit_price: price,
             quantity: Quantity::new(qty).unwrap(),
         }
+    }
+
+    #[test]
+    fn page_sizes() {
+        assert_eq!(OrderPageSize::new(0), Err(PageSizeError));
+        assert_eq!(OrderPageSize::new(51), Err(PageSizeError));
+        assert_eq!(PageSizeError.to_string(), "Limit must be between 1 and 50");
+        let two = OrderPageSize::new(2).unwrap();
+        assert_eq!((two.get(), two.rows_to_fetch()), (2, 3));
+        assert_eq!(two.split(vec![1, 2, 3]), (vec![1, 2], true));
+        assert_eq!(two.split(vec![1, 2]), (vec![1, 2], false));
+        assert_eq!(two.split(Vec::<u8>::new()), (vec![], false));
+        assert_eq!(OrderPageSize::new(50).unwrap().rows_to_fetch(), 51);
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let id = OrderId::from_random([0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF]);
+        for micros in [0, 1_767_225_600_123_456, i64::MAX] {
+            let cursor = OrderCursor::new(micros, id.clone());
+            let text = cursor.to_string();
+            assert_eq!(OrderCursor::parse(&text), Ok(cursor.clone()), "{text}");
+            assert_eq!(cursor.created_micros(), micros);
+            assert_eq!(cursor.order_id(), &id);
+        }
+    }
+
+    #[test]
+    fn bad_cursors_are_refused() {
+        let kind = "Cursor";
+        let id = OrderId::from_random([1; 8]);
+        assert_eq!(OrderCursor::parse(" "), Err(IdError::Missing { kind }));
+        for bad in [
+            "x".to_string(),
+            id.to_string(),
+            format!(".{id}"),
+            format!("-5.{id}"),
+            format!("+5.{id}"),
+            format!("1 .{id}"),
+            format!("99999999999999999999.{id}"),
+            format!("5.{}", id.as_str().to_lowercase()),
+            format!("5.{id}.6"),
+            "5.ORD-".to_string(),
+            format!("5.{id}{}", "0".repeat(100)),
+            "5.ORD-0123456789AB\u{0}".to_string(),
+        ] {
+            assert_eq!(OrderCursor::parse(&bad), Err(IdError::Invalid { kind }), "{bad}");
+        }
+        assert_eq!(IdError::Invalid { kind }.to_string(), "Cursor is not valid");
     }
 
     #[test]

@@ -39,6 +39,42 @@ impl Redis {
     pub fn exec(&self, command: &str, args: &[redis::RedisParameter]) -> Result<Vec<redis::RedisResult>, ShopError> {
         self.conn.execute(command, args).map_err(|e| redis_error(command, e))
     }
+
+    /// Runs a command that answers one integer (`HINCRBY`, `DEL`, `HLEN`...) and returns it.
+    pub fn exec_int(&self, command: &str, args: &[redis::RedisParameter]) -> Result<i64, ShopError> {
+        match self.exec(command, args)?.as_slice() {
+            [redis::RedisResult::Int64(n)] => Ok(*n),
+            other => {
+                // The kinds of values only: a reply may hold a shopper's data.
+                let kinds: Vec<&str> = other.iter().map(reply_kind).collect();
+                crate::log::error(&format!("redis {command} answered {kinds:?} where an integer was expected"));
+                Err(ShopError::internal("Unexpected answer from a data store"))
+            }
+        }
+    }
+}
+
+/// A text argument of a Redis command (a key, a field, a value).
+pub fn text_arg(text: &str) -> redis::RedisParameter {
+    redis::RedisParameter::Binary(text.as_bytes().to_vec())
+}
+
+fn reply_kind(reply: &redis::RedisResult) -> &'static str {
+    match reply {
+        redis::RedisResult::Nil => "nil",
+        redis::RedisResult::Status(_) => "status",
+        redis::RedisResult::Int64(_) => "integer",
+        redis::RedisResult::Binary(_) => "bulk string",
+    }
+}
+
+/// A `timestamptz` column (a literal name) as RFC 3339 text in UTC, e.g. `2025-01-31T09:05:00Z`,
+/// for `concat!` into SQL: Spin cannot read `timestamptz`.
+#[macro_export]
+macro_rules! rfc3339_utc {
+    ($column:literal) => {
+        concat!("to_char(", $column, r#" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"#)
+    };
 }
 
 impl Redis {
@@ -251,6 +287,20 @@ pub fn migrate(conn: &pg4::Connection, service: &str, migrations: &[Migration]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timestamptz_column_reads_as_rfc3339_utc_text() {
+        assert_eq!(
+            concat!("SELECT ", crate::rfc3339_utc!("created_at"), " AS created_at"),
+            r#"SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at"#
+        );
+    }
+
+    #[test]
+    fn text_arguments_are_their_bytes() {
+        assert!(matches!(text_arg("shop:k"), redis::RedisParameter::Binary(b) if b == b"shop:k"));
+        assert_eq!(reply_kind(&redis::RedisResult::Nil), "nil");
+    }
 
     #[test]
     fn an_unreachable_or_overloaded_database_is_unavailable_and_a_bad_statement_is_a_bug() {

@@ -3,7 +3,7 @@
 //! wire shape is read and written the same way everywhere.
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use shop_contract::FieldError;
+use shop_contract::{FieldError, ShopError};
 use shop_domain::card_details::parse_card_details;
 use shop_domain::{Address, AddressInput, Card, Currency, Money, MoneyError, YearMonth};
 
@@ -46,6 +46,11 @@ pub fn card_from_wire(c: &shop_contract::CardDetails, errors: &mut Vec<FieldErro
     parse_card_details(&c.number, c.expiry_month, c.expiry_year, &c.cvv, this_month())
         .map_err(|fields| errors.extend(prefixed("card.", fields)))
         .ok()
+}
+
+/// 400 naming each field the domain refused: how every service answers a request it can't parse.
+pub fn invalid_fields(fields: Vec<shop_domain::FieldError>) -> ShopError {
+    ShopError::invalid_fields(prefixed("", fields).collect())
 }
 
 /// Domain field errors as wire field errors named `{prefix}{field}`.

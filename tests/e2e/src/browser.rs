@@ -40,6 +40,16 @@ impl Browser {
         Browser { client, jar, base: base.to_string() }
     }
 
+    /// A new browser holding exactly `cookies` (e.g. an old session cookie, replayed alone).
+    pub fn with_cookies(base: &str, cookies: &[(&str, &str)]) -> Browser {
+        let browser = Browser::new(base);
+        let url: reqwest::Url = base.parse().expect("the shop's base URL parses");
+        for (name, value) in cookies {
+            browser.jar.add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+        }
+        browser
+    }
+
     /// Another tab of the same browser: same cookies, same CSRF token.
     pub fn clone_session(&self) -> Browser {
         Browser { client: self.client.clone(), jar: self.jar.clone(), base: self.base.clone() }
@@ -79,7 +89,8 @@ impl Browser {
         self.cookie("sid")
     }
 
-    fn cookie(&self, name: &str) -> Option<String> {
+    /// The value of cookie `name` in the jar (e.g. `auth` once signed in).
+    pub fn cookie(&self, name: &str) -> Option<String> {
         let url: reqwest::Url = self.base.parse().ok()?;
         let header = self.jar.cookies(&url)?;
         let prefix = format!("{name}=");

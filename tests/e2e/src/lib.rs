@@ -78,7 +78,7 @@ pub struct ShopOptions {
 }
 
 /// The services other than the frontend, each reached at the variable `<id>_url`.
-pub const SERVICES: [&str; 6] = ["products", "carts", "checkout", "payment", "shipping", "email"];
+pub const SERVICES: [&str; 7] = ["products", "carts", "checkout", "payment", "shipping", "email", "accounts"];
 
 impl Shop {
     /// Starts a shop with a fresh database and key prefix, and applies the migrations.
@@ -231,6 +231,14 @@ impl Shop {
         }
         let req = req.body(bytes::Bytes::from(body.into()))?;
         self.app.handle_chained(component, req).await
+    }
+
+    /// POSTs a JSON body to an internal operation of `component`: the status and the JSON answer.
+    pub async fn call_json(&self, component: &str, path: &str, body: impl Into<Vec<u8>>) -> Result<(u16, serde_json::Value)> {
+        let r = self.call_internal(component, "POST", path, &[("content-type", "application/json")], body).await?;
+        let status = r.status().as_u16();
+        let answer = serde_json::from_slice(r.body()).with_context(|| format!("{path}: {status}, not JSON"))?;
+        Ok((status, answer))
     }
 
     /// Stops serving; the database and keys are removed on drop.

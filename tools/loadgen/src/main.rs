@@ -9,6 +9,7 @@
 //! ```
 mod journey;
 mod native;
+mod otlp_sink;
 mod stats;
 mod suite;
 mod target;

@@ -52,7 +52,7 @@ async fn answer(req: hyper::Request<hyper::body::Incoming>) -> Result<hyper::Res
         body: Vec::new(),
     };
     let body_too_large = req.into_body().collect().await.map(|b| b.to_bytes().len() > 16 * 1024).unwrap_or(true);
-    let config = frontend::app::Config { secure_cookies: false, today: (2026, 1) };
+    let config = frontend::app::Config { secure_cookies: false, today: (2026, 1), client_ip_header: None };
     let out = frontend::app::respond(&NoServices, &config, &incoming, body_too_large).await;
 
     let mut fields = Map::new();

@@ -90,6 +90,27 @@ impl Report {
         t
     }
 
+    /// Several runs as one: requests, errors and histograms added step by step, elapsed times summed
+    /// (so `throughput` is over all of them).
+    pub fn merge<'a>(reports: impl IntoIterator<Item = &'a Report>) -> Report {
+        let mut out = Report { steps: BTreeMap::new(), samples: Vec::new(), elapsed: Duration::ZERO };
+        for r in reports {
+            for (step, s) in &r.steps {
+                let t = out.steps.entry(*step).or_default();
+                t.requests += s.requests;
+                t.errors += s.errors;
+                t.latency.add(&s.latency).expect("same bounds");
+            }
+            for sample in &r.samples {
+                if out.samples.len() < MAX_SAMPLES {
+                    out.samples.push(sample.clone());
+                }
+            }
+            out.elapsed += r.elapsed;
+        }
+        out
+    }
+
     pub fn errors(&self) -> u64 {
         self.steps.values().map(|s| s.errors).sum()
     }
@@ -157,5 +178,12 @@ mod tests {
         assert!(table.contains("| home | 100 | 0 | 10.0 |"), "{table}");
         assert!(table.contains("| all | 101 | 1 |"), "{table}");
         assert_eq!(report.samples, vec!["cart: 500".to_string()]);
+
+        let both = Report::merge([&report, &report]);
+        assert_eq!(both.elapsed, Duration::from_secs(20));
+        assert_eq!(both.step(Step::Home).unwrap().requests, 200);
+        assert!((both.throughput(both.step(Step::Home).unwrap()) - 10.0).abs() < 1e-9);
+        assert!((both.step(Step::Home).unwrap().p(0.5) - 50.0).abs() < 0.1);
+        assert_eq!(both.errors(), 2);
     }
 }

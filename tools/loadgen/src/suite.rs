@@ -1,7 +1,8 @@
 //! The benchmark suite behind `scripts/bench`: starts runtime-local (cold, then warm compile
 //! cache), migrates, runs the journey mix, checkout alone, the trivial-route overhead against a
-//! native twin, a round-trip audit with debug logs, and reports one table (stdout and
-//! `docs/benchmarks.md`, between the `bench:begin` / `bench:end` markers).
+//! native twin, the cost of OTLP tracing (export off and on, interleaved), a round-trip audit with
+//! debug logs, and reports one table (stdout and `docs/benchmarks.md`, between the `bench:begin` /
+//! `bench:end` markers).
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,8 @@ use clap::Args;
 use tokio::process::{Child, Command};
 
 use crate::journey::{self, Mix, RunConfig, Shopper, Step};
-use crate::stats::{Stats, StepStats};
+use crate::otlp_sink::{OtlpSink, SinkCounts};
+use crate::stats::{Report, Stats, StepStats};
 
 #[derive(Args, Clone)]
 pub struct BenchArgs {
@@ -52,6 +54,12 @@ pub struct BenchArgs {
     /// Seconds of each trivial-route run.
     #[arg(long, default_value_t = 10.0)]
     trivial_seconds: f64,
+    /// Seconds of journey mix in each tracing-cost round (OTLP export off, on, off, on); 0 skips them.
+    #[arg(long, default_value_t = 20.0)]
+    tracing_seconds: f64,
+    /// Off/on pairs of tracing-cost rounds.
+    #[arg(long, default_value_t = 2)]
+    tracing_pairs: usize,
     /// A note for the report (e.g. the load average when it was not idle).
     #[arg(long, default_value = "")]
     note: String,
@@ -65,6 +73,10 @@ const COMPONENT_BYTES: u64 = 1_000_000;
 const TOTAL_BYTES: u64 = 4_000_000;
 const PEAK_RSS_BYTES: u64 = 200 * 1024 * 1024;
 const WARM_START_MS: f64 = 1000.0;
+/// Issue 13: throughput lost with every request traced and exported.
+const TRACING_LOSS_PCT: f64 = 10.0;
+/// Seconds of (unreported) mix after each restart of the tracing-cost rounds.
+const TRACING_WARMUP_SECONDS: f64 = 3.0;
 
 /// One row of the report.
 struct Row {
@@ -150,6 +162,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let result = measure(&args, &work, &base, rt.id().context("runtime pid")?, &mut rows, cold, warm).await;
     stop(&mut rt).await;
     result?;
+
+    if args.tracing_seconds > 0.0 {
+        rows.extend(tracing_cost(&args, &work, &cache).await?);
+    }
 
     // Round trips per request, from runtime-local's debug log (its own run, so logging costs nothing above).
     eprintln!("==> round-trip audit (RUST_LOG=runtime_local=debug)");
@@ -340,8 +356,189 @@ async fn measure(
     Ok(())
 }
 
+/// One runtime-local lifetime of the tracing-cost phase.
+struct TracingRound {
+    on: bool,
+    /// The measured mix (not the warm-up).
+    mix: Report,
+    /// Every request the runtime got from the load generator: SKU discovery, warm-up and mix.
+    requests_sent: u64,
+    /// runtime-local's CPU seconds during the measured mix.
+    runtime_cpu: f64,
+    /// The share of the machine's CPU used meanwhile by everything else than runtime-local,
+    /// Postgres, Redis and the load generator (other work on the machine).
+    other_busy: f64,
+    /// What the OTLP sink received from this runtime, up to its exit (after its final flush).
+    received: SinkCounts,
+    /// The sink thread's CPU seconds meanwhile.
+    sink_cpu: f64,
+}
+
+/// Tracing cost: runtime-local restarted on the warm compile cache, OTLP export off, on, off, on
+/// (`--tracing-pairs`; on: `OTEL_EXPORTER_OTLP_ENDPOINT` pointing at [`OtlpSink`], every other `OTEL_*`
+/// setting at its default, so every request is sampled), each with a short warm-up and the same
+/// journey mix. Interleaving cancels most of the machine's drift; the rounds are summed.
+async fn tracing_cost(args: &BenchArgs, work: &Path, cache: &Path) -> Result<Vec<Row>> {
+    let sink = OtlpSink::start()?;
+    let endpoint = sink.endpoint();
+    let c = args.concurrency;
+    let mut skus: Option<Arc<Vec<String>>> = None;
+    let mut rounds: Vec<TracingRound> = Vec::new();
+    let total = 2 * args.tracing_pairs;
+    for (i, on) in (0..total).map(|i| (i, i % 2 == 1)) {
+        let label = if on { "on" } else { "off" };
+        eprintln!(
+            "==> tracing cost, round {}/{total}: OTLP export {label}, {c} shoppers, {TRACING_WARMUP_SECONDS} s warm-up + {} s",
+            i + 1,
+            args.tracing_seconds
+        );
+        let log = work.join(format!("tracing-{}-{label}.log", i + 1));
+        let _ = std::fs::remove_file(&log);
+        let env: Vec<(&str, &str)> = if on { vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())] } else { Vec::new() };
+        let (sink_before, sink_cpu_before) = (sink.counts(), sink.cpu_seconds());
+        let (mut rt, base, _) = start_runtime(args, cache, &log, &env).await?;
+        let pid = rt.id().context("runtime pid")?;
+        let result = async {
+            // SKU discovery in the first round (export off, so its few requests are not counted).
+            let skus = match &skus {
+                Some(s) => s.clone(),
+                None => skus.insert(Arc::new(journey::discover_skus(&base).await?)).clone(),
+            };
+            let cfg = |secs: f64| RunConfig {
+                base: base.clone(),
+                duration: Duration::from_secs_f64(secs),
+                max_requests: 5_000_000,
+                seed: 42,
+                skus: skus.clone(),
+            };
+            let warm = journey::run_mix(&cfg(TRACING_WARMUP_SECONDS), &Mix::default(), c).await;
+            let before = CpuTimes::now(pid);
+            let mix = journey::run_mix(&cfg(args.tracing_seconds), &Mix::default(), c).await;
+            let cpu = CpuTimes::now(pid).since(&before);
+            // The start-up probe's one request, the warm-up and the mix.
+            let sent = 1 + warm.total().requests + mix.total().requests;
+            let ours = cpu.runtime + cpu.postgres + cpu.redis + cpu.loadgen;
+            let other = (cpu.machine_busy - ours).max(0.0) / (mix.elapsed.as_secs_f64() * cpu.cpus as f64).max(1e-9);
+            anyhow::Ok((mix, sent, cpu.runtime, other))
+        }
+        .await;
+        // SIGINT: runtime-local stops accepting, finishes what is in flight and flushes its
+        // exporters before it exits, so everything it exported has been counted once it is gone.
+        stop(&mut rt).await;
+        let (mix, requests_sent, runtime_cpu, other_busy) = result?;
+        let received = sink.counts().since(&sink_before);
+        let sink_cpu = sink.cpu_seconds() - sink_cpu_before;
+        mix.print(&format!("journey mix, OTLP export {label}"));
+        eprintln!(
+            "    runtime-local CPU {:.3} ms a request; other processes {:.0}% of the machine; sink: {} spans ({} root), {} log records, {} POSTs, {} bytes",
+            runtime_cpu * 1000.0 / mix.total().requests.max(1) as f64,
+            100.0 * other_busy,
+            received.spans,
+            received.root_spans,
+            received.log_records,
+            received.posts(),
+            received.bytes
+        );
+        rounds.push(TracingRound { on, mix, requests_sent, runtime_cpu, other_busy, received, sink_cpu });
+    }
+    Ok(tracing_rows(&rounds, c, args.tracing_seconds))
+}
+
+/// The report's rows for the tracing-cost rounds (pure; unit-tested).
+fn tracing_rows(rounds: &[TracingRound], c: usize, seconds: f64) -> Vec<Row> {
+    let side = |on: bool| rounds.iter().filter(move |r| r.on == on);
+    let (off_mix, on_mix) = (Report::merge(side(false).map(|r| &r.mix)), Report::merge(side(true).map(|r| &r.mix)));
+    let (off_all, on_all) = (off_mix.total(), on_mix.total());
+    let (off_rps, on_rps) = (off_mix.throughput(&off_all), on_mix.throughput(&on_all));
+    let per_round = |on: bool| {
+        let list = |f: &dyn Fn(&TracingRound) -> String| side(on).map(f).collect::<Vec<_>>().join(", ");
+        format!(
+            "rounds: {} req/s; runtime-local CPU {} ms a request; other processes {} of the machine",
+            list(&|r| format!("{:.0}", r.mix.throughput(&r.mix.total()))),
+            list(&|r| format!("{:.3}", r.runtime_cpu * 1000.0 / r.mix.total().requests.max(1) as f64)),
+            list(&|r| format!("{:.0}%", 100.0 * r.other_busy)),
+        )
+    };
+    let n = |on: bool| side(on).count();
+    let mut rows = Vec::new();
+    for (on, mix, all, rps) in [(false, &off_mix, &off_all, off_rps), (true, &on_mix, &on_all, on_rps)] {
+        let label = if on { "on" } else { "off" };
+        let mut row = Row::latency(format!("tracing cost: mix c={c} all, OTLP export {label} ({} x {seconds} s)", n(on)), all, rps);
+        row.value = per_round(on);
+        rows.push(row);
+        if let Some(s) = mix.step(Step::PlaceOrder) {
+            rows.push(Row::latency(format!("tracing cost: mix c={c} place_order, OTLP export {label}"), s, mix.throughput(s)));
+        }
+    }
+    let loss = 100.0 * (off_rps - on_rps) / off_rps.max(1e-9);
+    // Other work on the machine takes CPU from the rounds unevenly: say how much.
+    let other = |on: bool| 100.0 * side(on).map(|r| r.other_busy).sum::<f64>() / n(on).max(1) as f64;
+    rows.push(
+        Row::value(
+            "tracing cost: mix throughput lost with OTLP export on (every request sampled)",
+            format!(
+                "{loss:.1}% ({off_rps:.0} -> {on_rps:.0} req/s; other processes used {:.0}% / {:.0}% of the machine in the off / on rounds)",
+                other(false),
+                other(true)
+            ),
+        )
+        .target(format!("≤ {TRACING_LOSS_PCT:.0}%"), loss <= TRACING_LOSS_PCT),
+    );
+    let p50 = |m: &Report| m.step(Step::PlaceOrder).map_or(0.0, |s| s.p(0.5));
+    let (off_p50, on_p50) = (p50(&off_mix), p50(&on_mix));
+    rows.push(Row::value(
+        "tracing cost: place_order p50, OTLP export off / on",
+        format!("{off_p50:.2} / {on_p50:.2} ms ({:+.1}%)", 100.0 * (on_p50 - off_p50) / off_p50.max(1e-9)),
+    ));
+    let cpu_ms = |on: bool, all: &StepStats| side(on).map(|r| r.runtime_cpu).sum::<f64>() * 1000.0 / all.requests.max(1) as f64;
+    let (off_cpu, on_cpu) = (cpu_ms(false, &off_all), cpu_ms(true, &on_all));
+    rows.push(Row::value(
+        "tracing cost: runtime-local CPU ms per request, OTLP export off / on",
+        format!("{off_cpu:.3} / {on_cpu:.3} ms ({:+.1}%)", 100.0 * (on_cpu - off_cpu) / off_cpu.max(1e-9)),
+    ));
+    let got = side(true).fold(SinkCounts::default(), |a, r| SinkCounts {
+        trace_posts: a.trace_posts + r.received.trace_posts,
+        log_posts: a.log_posts + r.received.log_posts,
+        metric_posts: a.metric_posts + r.received.metric_posts,
+        bytes: a.bytes + r.received.bytes,
+        spans: a.spans + r.received.spans,
+        root_spans: a.root_spans + r.received.root_spans,
+        log_records: a.log_records + r.received.log_records,
+        bad_posts: a.bad_posts + r.received.bad_posts,
+    });
+    let sent: u64 = side(true).map(|r| r.requests_sent).sum::<u64>().max(1);
+    let per = |x: u64| x as f64 / sent as f64;
+    let sink_cpu_ms = side(true).map(|r| r.sink_cpu).sum::<f64>() * 1000.0 / sent as f64;
+    rows.push(
+        Row::value(
+            "tracing cost: received by the OTLP sink per request sent, export on",
+            format!(
+                "{:.2} spans ({} spans, {} root for {sent} requests), {:.2} log records, {:.0} B; {} trace / {} log / {} metric POSTs, {} bad; sink CPU {:.3} ms a request",
+                per(got.spans),
+                got.spans,
+                got.root_spans,
+                per(got.log_records),
+                per(got.bytes),
+                got.trace_posts,
+                got.log_posts,
+                got.metric_posts,
+                got.bad_posts,
+                sink_cpu_ms,
+            ),
+        )
+        .target("a root span for every request", got.root_spans >= sent && got.bad_posts == 0),
+    );
+    // Export off must export nothing.
+    let leaked: u64 = side(false).map(|r| r.received.posts() + r.received.bad_posts).sum();
+    if leaked > 0 {
+        rows.push(Row::value("tracing cost: POSTs received with export off", leaked.to_string()).target("0", false));
+    }
+    rows
+}
+
 /// Starts runtime-local on a free loopback port; returns it, its base URL and the time from
-/// spawn to the first 200 of a guest route.
+/// spawn to the first 200 of a guest route. `OTEL_*` variables of our own environment are not
+/// passed on (the suite decides when traces are exported); `env` is.
 async fn start_runtime(args: &BenchArgs, cache: &Path, log: &Path, env: &[(&str, &str)]) -> Result<(Child, String, Duration)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let listen = format!("127.0.0.1:{port}");
@@ -355,6 +552,11 @@ async fn start_runtime(args: &BenchArgs, cache: &Path, log: &Path, env: &[(&str,
         .stdout(out.try_clone()?)
         .stderr(out)
         .kill_on_drop(true);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("OTEL_") {
+            cmd.env_remove(k);
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -775,6 +977,45 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, format!("intro\n{BEGIN}\nmachine\n\n| t |\n{END}\nanalysis\n"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tracing_rows_sum_the_rounds() {
+        let report = |rps: u64, order_ms: u64| {
+            let stats = Stats::default();
+            for _ in 0..rps * 10 {
+                stats.record(Step::Product, Duration::from_millis(5), None);
+            }
+            stats.record(Step::PlaceOrder, Duration::from_millis(order_ms), None);
+            let mut r = stats.snapshot();
+            r.elapsed = Duration::from_secs(10);
+            r
+        };
+        let counts = |spans: u64, root: u64| SinkCounts { trace_posts: 2, spans, root_spans: root, log_records: root, ..Default::default() };
+        let round = |on: bool, rps: u64, order_ms: u64, received: SinkCounts| TracingRound {
+            on,
+            mix: report(rps, order_ms),
+            requests_sent: rps * 10 + 1,
+            runtime_cpu: rps as f64 * 10.0 * if on { 0.0011 } else { 0.001 },
+            other_busy: 0.05,
+            received,
+            sink_cpu: 0.0,
+        };
+        let rounds = [
+            round(false, 100, 50, SinkCounts::default()),
+            round(true, 95, 60, counts(5000, 1001)),
+            round(false, 100, 50, SinkCounts::default()),
+            round(true, 85, 60, counts(4000, 851)),
+        ];
+        let t = render(&tracing_rows(&rounds, 16, 10.0));
+        assert!(t.contains("| tracing cost: mix c=16 all, OTLP export off (2 x 10 s) | 2002 | 0 | 100.1 |"), "{t}");
+        assert!(t.contains("rounds: 95, 85 req/s; runtime-local CPU 1.099, 1.099 ms a request; other processes 5%, 5%"), "{t}");
+        assert!(t.contains("10.0% (100 -> 90 req/s; other processes used 5% / 5% of the machine in the off / on rounds) | ≤ 10% | yes |"), "{t}");
+        assert!(t.contains("50.02 / 60.03 ms (+20.0%)"), "{t}");
+        assert!(t.contains("0.999 / 1.099 ms (+10.0%)"), "{t}");
+        assert!(t.contains("4.99 spans (9000 spans, 1852 root for 1802 requests)"), "{t}");
+        assert!(t.contains("| a root span for every request | yes |"), "{t}");
+        assert!(!t.contains("export off |  |"), "{t}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! to the owning service and checked there (the frontend holds no token). No session cookie is
 //! involved, so CSRF does not apply.
 use serde::{Deserialize, Serialize};
-use shop_contract::{catalog_admin, checkout, MigrationReport, NoParams, ShopError};
+use shop_contract::{accounts, catalog_admin, checkout, MigrationReport, NoParams, ShopError};
 
 use crate::backend::{Backend, Service};
 use crate::http::{Incoming, Outgoing};
@@ -42,11 +42,12 @@ fn authorization(req: &Incoming, body_too_large: bool) -> Result<&str, ShopError
         .ok_or_else(|| ShopError::unauthorized("A valid operator token is required"))
 }
 
-/// Applies the migrations of products and then checkout.
+/// Applies the migrations of products, checkout and accounts, in that order.
 async fn migrate<B: Backend>(backend: &B, auth: &str) -> Result<Vec<u8>, ShopError> {
     let products = backend.call_as_operator(Service::Products, catalog_admin::ops::migrate, &NoParams {}, auth).await?;
     let orders = backend.call_as_operator(Service::Checkout, checkout::ops::migrate, &NoParams {}, auth).await?;
-    Ok(shop_spin::json::encode(&Migrations { migrations: vec![products, orders] }))
+    let accounts = backend.call_as_operator(Service::Accounts, accounts::ops::migrate, &NoParams {}, auth).await?;
+    Ok(shop_spin::json::encode(&Migrations { migrations: vec![products, orders, accounts] }))
 }
 
 /// `POST /admin/reconcile` body; every field optional (an empty body takes the defaults).

@@ -46,7 +46,7 @@ pub async fn add<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
     let Ok(quantity) = Quantity::parse(ctx.form.text("quantity")) else {
         return Ok(Outgoing::see_other(&format!("{}?error=quantity", parts::product_url(sku.as_str()))));
     };
-    let req = AddItemRequest { session: ctx.session.id.clone(), sku: sku.to_string(), quantity: quantity.get() };
+    let req = AddItemRequest { session: ctx.cart_key()?, sku: sku.to_string(), quantity: quantity.get() };
     match ctx.backend.call(Service::Carts, ops::add_item, &req).await {
         Ok(_) => Ok(Outgoing::see_other(&Notice::Added.url(Some(sku.as_str())))),
         Err(e) if e.code == ErrorCode::NotFound => {
@@ -67,7 +67,7 @@ pub async fn update<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
     let Ok(quantity) = Quantity::parse(text) else {
         return Ok(Outgoing::see_other(&Notice::BadQuantity.url(Some(sku.as_str()))));
     };
-    let req = SetQuantityRequest { session: ctx.session.id.clone(), sku: sku.to_string(), quantity: quantity.get() };
+    let req = SetQuantityRequest { session: ctx.cart_key()?, sku: sku.to_string(), quantity: quantity.get() };
     match ctx.backend.call(Service::Carts, ops::set_quantity, &req).await {
         Ok(_) => Ok(Outgoing::see_other(&Notice::Updated.url(Some(sku.as_str())))),
         Err(e) if e.code == ErrorCode::NotFound => Ok(Outgoing::see_other(&Notice::Gone.url(None))),
@@ -81,7 +81,7 @@ pub async fn remove<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
 }
 
 async fn remove_sku<B: Backend>(ctx: &Ctx<'_, B>, sku: Sku) -> PageResult {
-    let req = RemoveItemRequest { session: ctx.session.id.clone(), sku: sku.to_string() };
+    let req = RemoveItemRequest { session: ctx.cart_key()?, sku: sku.to_string() };
     match ctx.backend.call(Service::Carts, ops::remove_item, &req).await {
         Ok(_) => Ok(Outgoing::see_other(&Notice::Removed.url(None))),
         // Already gone (e.g. the form was sent twice): the shopper got what they wanted.

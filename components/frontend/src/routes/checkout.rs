@@ -3,6 +3,12 @@
 //! Entries are checked here first with shop-domain's parsers, so most mistakes are shown without
 //! calling checkout at all; checkout checks again and its field errors land beside the same
 //! inputs. The card number and security code are never written back into the page.
+//!
+//! A signed-in shopper's form starts with their email and most recently used saved address, and
+//! the address of each order they place is saved for the next one. A guest is offered to sign
+//! in, never required to.
+use shop_contract::accounts::{ops as accounts_ops, SaveAddressRequest, SavedAddress};
+use shop_contract::carts::Cart;
 use shop_contract::checkout::{ops, PlaceOrderRequest};
 use shop_contract::{Address, CardDetails, ErrorCode, ShopError};
 use shop_domain::card_details::parse_card_details;
@@ -11,6 +17,7 @@ use shop_domain::{AddressInput, EmailAddress, IdempotencyKey, YearMonth};
 use crate::app::{Ctx, PageResult};
 use crate::backend::{Backend, Service};
 use crate::http::Outgoing;
+use crate::identity::{Member, Who};
 use crate::routes::cart::load_summary_for;
 use crate::session::random_token;
 use crate::views::cart::Notice;
@@ -19,13 +26,45 @@ use crate::views::layout::Section;
 use crate::views::orders::order_url;
 
 pub async fn form<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
-    let form = CheckoutForm { attempt: random_token(), country: "US".into(), ..CheckoutForm::default() };
-    render_with_summary(ctx, &form, 200).await
+    let mut form = CheckoutForm { attempt: random_token(), country: "US".into(), offer_sign_in: offer_sign_in(ctx), ..CheckoutForm::default() };
+    let saved = async {
+        match ctx.member() {
+            Some(m) => ctx.backend.call(Service::Accounts, accounts_ops::list_addresses, &m.token_ref()).await.ok(),
+            None => None,
+        }
+    };
+    let (cart, saved) = futures::join!(ctx.cart(), saved);
+    if let Some(member) = ctx.member() {
+        prefill(&mut form, member, saved.map(|list| list.addresses).as_deref().unwrap_or_default());
+    }
+    render_cart_form(ctx, &form, cart?, 200).await
+}
+
+/// Only a guest is asked (not a shopper whose sign-in accounts can't check right now).
+fn offer_sign_in<B>(ctx: &Ctx<'_, B>) -> bool {
+    matches!(ctx.who, Who::Guest)
+}
+
+/// The account's email and its most recently used saved address.
+pub fn prefill(form: &mut CheckoutForm, member: &Member, saved: &[SavedAddress]) {
+    form.email.clone_from(&member.email);
+    if let Some(latest) = saved.iter().max_by(|a, b| a.last_used_at.cmp(&b.last_used_at)) {
+        let a = &latest.address;
+        form.name.clone_from(&a.name);
+        form.street.clone_from(&a.street);
+        form.city.clone_from(&a.city);
+        form.postal_code.clone_from(&a.postal_code);
+        form.country.clone_from(&a.country);
+    }
 }
 
 /// The form with the priced cart beside it (two calls: the cart, its products).
 async fn render_with_summary<B: Backend>(ctx: &Ctx<'_, B>, form: &CheckoutForm, status: u16) -> PageResult {
     let cart = ctx.cart().await?;
+    render_cart_form(ctx, form, cart, status).await
+}
+
+async fn render_cart_form<B: Backend>(ctx: &Ctx<'_, B>, form: &CheckoutForm, cart: Cart, status: u16) -> PageResult {
     // Shipping for the country the form names (the quote checkout will charge), else the default.
     let country = shop_domain::Country::parse(&form.country).unwrap_or(crate::summary::ESTIMATE_COUNTRY);
     let summary = load_summary_for(ctx, &cart, country).await?;
@@ -61,6 +100,7 @@ fn entries<B>(ctx: &Ctx<'_, B>) -> CheckoutForm {
         expiry_year: text("expiry_year"),
         errors: Vec::new(),
         alert: None,
+        offer_sign_in: offer_sign_in(ctx),
     }
 }
 
@@ -112,6 +152,15 @@ pub fn validate(form: &mut CheckoutForm, card_number: &str, cvv: &str, today: (u
     Some((email.as_str().to_string(), address, card))
 }
 
+/// Keeps the order's address for the next checkout. The order is placed whatever happens here:
+/// a failure only costs the shopper some typing next time, so it is logged, not shown.
+async fn save_address<B: Backend>(ctx: &Ctx<'_, B>, member: &Member, address: &Address, order_id: &str) {
+    let req = SaveAddressRequest { token: member.token.expose_secret().to_string(), address: address.clone() };
+    if let Err(e) = ctx.backend.call(Service::Accounts, accounts_ops::save_address, &req).await {
+        shop_spin::log::error(&format!("order {order_id}: could not save its address for the account: {} {}", e.code.as_str(), e.message));
+    }
+}
+
 pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
     let Ok(attempt) = IdempotencyKey::parse(ctx.form.text("attempt")) else {
         return Err(ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again."));
@@ -122,9 +171,21 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
     else {
         return render_with_summary(ctx, &form, 400).await;
     };
-    let req = PlaceOrderRequest { session: ctx.session.id.clone(), attempt_id: attempt.to_string(), email, address, card };
+    let req = PlaceOrderRequest {
+        session: ctx.cart_key()?,
+        account_id: ctx.account_id(),
+        attempt_id: attempt.to_string(),
+        email,
+        address,
+        card,
+    };
     let e = match ctx.backend.call(Service::Checkout, ops::place_order, &req).await {
-        Ok(order) => return Ok(Outgoing::see_other(&format!("{}?placed=1", order_url(&order.order_id)))),
+        Ok(order) => {
+            if let Some(member) = ctx.member() {
+                save_address(ctx, member, &req.address, &order.order_id).await;
+            }
+            return Ok(Outgoing::see_other(&format!("{}?placed=1", order_url(&order.order_id))));
+        }
         Err(e) => e,
     };
     match e.code {

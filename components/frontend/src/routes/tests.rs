@@ -1,5 +1,5 @@
 //! The whole shop driven through `app::respond` with in-memory services: pages, actions,
-//! sessions, CSRF, error pages and the two-calls-per-page budget.
+//! sessions, accounts, CSRF, error pages and the two-calls-per-page budget.
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
@@ -26,13 +26,72 @@ fn block_on<F: Future>(f: F) -> F::Output {
     }
 }
 
+/// The account the tests sign in to, its session token, and its password.
+const ACCOUNT: &str = "a0000000000000000000000000000001";
+/// `ACCOUNT`'s cart key (`AccountId::cart_key`): its cart, and the session of its orders.
+const ACCOUNT_CART: &str = "a000000000000000000000000000000100000000000000000000000000000000";
+const TOKEN: &str = "70000000000000000000000000000001";
+const PASSWORD: &str = "correct horse battery";
+
 #[derive(Default)]
 struct World {
+    /// The guest cart of `SID`.
     cart: Vec<(String, u32)>,
+    /// Every other cart (an account's, a rotated session's), by key.
+    other_carts: std::collections::BTreeMap<String, Vec<(String, u32)>>,
     orders: Vec<Value>,
     attempts: Vec<(String, String)>,
     down: Vec<&'static str>,
     calls: Vec<String>,
+    /// `(email, password, account id)`.
+    accounts: Vec<(String, String, String)>,
+    /// `(token, account id)` of sessions that are on.
+    sessions: Vec<(String, String)>,
+    /// `(account id, saved address)`.
+    addresses: Vec<(String, Value)>,
+    /// Sign-in attempts are refused with 429.
+    limited: bool,
+    /// Every session ends just before a password change is answered.
+    ended_meanwhile: bool,
+    /// Operations that fail with 503 although their service is up.
+    failing: Vec<&'static str>,
+    /// The `client` of every sign-in attempt.
+    sign_in_clients: Vec<String>,
+}
+
+impl World {
+    fn cart_of(&mut self, key: &str) -> &mut Vec<(String, u32)> {
+        if key == SID {
+            &mut self.cart
+        } else {
+            self.other_carts.entry(key.to_string()).or_default()
+        }
+    }
+
+    /// An account with a signed-in session `TOKEN` (and `n` more accounts' worth of tokens later).
+    fn with_member(&mut self) {
+        self.accounts.push(("ada@example.com".into(), PASSWORD.into(), ACCOUNT.into()));
+        self.sessions.push((TOKEN.into(), ACCOUNT.into()));
+    }
+
+    fn signed_in(&self, account_id: &str, token: &str) -> Value {
+        let email = self.accounts.iter().find(|(_, _, id)| id == account_id).map(|(e, _, _)| e.clone()).unwrap();
+        json!({"account": {"account_id": account_id, "email": email, "created_at": "2026-02-03T10:00:00Z"}, "token": token})
+    }
+
+    fn new_session(&mut self, account_id: &str) -> Value {
+        let token = format!("{:032x}", 0x7100 + self.sessions.len() + self.calls.len());
+        self.sessions.push((token.clone(), account_id.to_string()));
+        self.signed_in(account_id, &token)
+    }
+
+    fn account_of(&self, token: &Value) -> Result<String, ShopError> {
+        self.sessions
+            .iter()
+            .find(|(t, _)| token.as_str() == Some(t.as_str()))
+            .map(|(_, id)| id.clone())
+            .ok_or_else(|| err(ErrorCode::Unauthorized, "Your session has ended"))
+    }
 }
 
 #[derive(Default)]
@@ -67,11 +126,19 @@ impl Fake {
             return Err(err(ErrorCode::Unavailable, "down"));
         }
         let find = |sku: &str| catalog().into_iter().find(|p| p["sku"] == sku);
-        let cart_json = |w: &World| {
-            let lines: Vec<Value> = w.cart.iter().map(|(s, q)| json!({"sku": s, "quantity": q})).collect();
-            json!({"session": SID, "lines": lines, "item_count": w.cart.iter().map(|(_, q)| q).sum::<u32>()})
+        if w.failing.contains(&path) {
+            return Err(err(ErrorCode::Unavailable, "down"));
+        }
+        let key = req["session"].as_str().unwrap_or_default().to_string();
+        let cart_json = |w: &mut World, key: &str| {
+            let cart = w.cart_of(key);
+            let lines: Vec<Value> = cart.iter().map(|(s, q)| json!({"sku": s, "quantity": q})).collect();
+            json!({"session": key, "lines": lines, "item_count": cart.iter().map(|(_, q)| q).sum::<u32>()})
         };
         let sku = req["sku"].as_str().unwrap_or_default().to_string();
+        if path.starts_with("/api/accounts/") {
+            return Self::accounts(&mut w, path, &req);
+        }
         match path {
             "/api/catalog/list_products" => {
                 let q = req["query"].as_str().unwrap_or_default().to_lowercase();
@@ -90,26 +157,39 @@ impl Fake {
                 let missing: Vec<&String> = skus.iter().filter(|s| find(s).is_none()).collect();
                 Ok(json!({"products": products, "missing": missing}))
             }
-            "/api/carts/get_cart" => Ok(cart_json(&w)),
+            "/api/carts/get_cart" => Ok(cart_json(&mut w, &key)),
             "/api/carts/add_item" => {
                 find(&sku).ok_or_else(|| err(ErrorCode::NotFound, "No such product"))?;
                 let add = req["quantity"].as_u64().unwrap() as u32;
-                match w.cart.iter_mut().find(|(s, _)| *s == sku) {
+                let cart = w.cart_of(&key);
+                match cart.iter_mut().find(|(s, _)| *s == sku) {
                     Some((_, q)) if *q + add > 99 => return Err(err(ErrorCode::BadRequest, "limit")),
                     Some((_, q)) => *q += add,
-                    None => w.cart.push((sku, add)),
+                    None => cart.push((sku, add)),
                 }
-                Ok(cart_json(&w))
+                Ok(cart_json(&mut w, &key))
             }
             "/api/carts/set_quantity" => {
                 let q = req["quantity"].as_u64().unwrap() as u32;
-                let line = w.cart.iter_mut().find(|(s, _)| *s == sku).ok_or_else(|| err(ErrorCode::NotFound, "not in cart"))?;
+                let line = w.cart_of(&key).iter_mut().find(|(s, _)| *s == sku).ok_or_else(|| err(ErrorCode::NotFound, "not in cart"))?;
                 line.1 = q;
-                Ok(cart_json(&w))
+                Ok(cart_json(&mut w, &key))
             }
             "/api/carts/remove_item" => {
-                w.cart.retain(|(s, _)| *s != sku);
-                Ok(cart_json(&w))
+                w.cart_of(&key).retain(|(s, _)| *s != sku);
+                Ok(cart_json(&mut w, &key))
+            }
+            "/api/carts/merge_cart" => {
+                let (from, into) = (req["from"].as_str().unwrap().to_string(), req["into"].as_str().unwrap().to_string());
+                let lines = std::mem::take(w.cart_of(&from));
+                let cart = w.cart_of(&into);
+                for (sku, q) in lines {
+                    match cart.iter_mut().find(|(s, _)| *s == sku) {
+                        Some((_, have)) => *have = (*have + q).min(99),
+                        None => cart.push((sku, q)),
+                    }
+                }
+                Ok(cart_json(&mut w, &into))
             }
             "/api/checkout/place_order" => {
                 let attempt = req["attempt_id"].as_str().unwrap().to_string();
@@ -117,7 +197,7 @@ impl Fake {
                     let id = id.clone();
                     return Ok(w.orders.iter().find(|o| o["order_id"] == id.as_str()).unwrap().clone());
                 }
-                if w.cart.is_empty() {
+                if w.cart_of(&key).is_empty() {
                     return Err(err(ErrorCode::Unprocessable, "Your cart is empty"));
                 }
                 if req["card"]["number"] == "4000000000000002" {
@@ -129,9 +209,10 @@ impl Fake {
                     return Err(e);
                 }
                 let id = format!("ORD-{:012}", w.orders.len() + 1);
+                let cart = w.cart_of(&key).clone();
                 let order = json!({
-                    "order_id": id, "session": SID, "status": "Completed", "email": req["email"], "address": req["address"],
-                    "lines": w.cart.iter().map(|(s, q)| json!({"sku": s, "name": find(s).unwrap()["name"], "image": "mug-teal",
+                    "order_id": id, "session": key, "account_id": req["account_id"], "status": "Completed", "email": req["email"], "address": req["address"],
+                    "lines": cart.iter().map(|(s, q)| json!({"sku": s, "name": find(s).unwrap()["name"], "image": "mug-teal",
                         "unit_price": {"minor": 1250, "currency": "USD"}, "quantity": q, "line_total": {"minor": 1250 * *q as i64, "currency": "USD"}})).collect::<Vec<_>>(),
                     "subtotal": {"minor": 1250, "currency": "USD"}, "shipping": {"minor": 600, "currency": "USD"}, "total": {"minor": 1850, "currency": "USD"},
                     "transaction_id": "TXN-ABC", "tracking_id": "TRK-XYZ", "failure": null,
@@ -139,17 +220,116 @@ impl Fake {
                 });
                 w.orders.push(order.clone());
                 w.attempts.push((attempt, id));
-                w.cart.clear();
+                w.cart_of(&key).clear();
                 Ok(order)
             }
             "/api/checkout/get_order" => w
                 .orders
                 .iter()
-                .find(|o| o["order_id"] == req["order_id"] && o["session"] == req["session"])
+                .find(|o| {
+                    // As checkout: a session reads only the orders no account owns.
+                    o["order_id"] == req["order_id"]
+                        && ((o["session"] == req["session"] && o["account_id"].is_null())
+                            || (!req["account_id"].is_null() && o["account_id"] == req["account_id"]))
+                })
                 .cloned()
                 .ok_or_else(|| err(ErrorCode::NotFound, "No such order")),
             "/api/checkout/list_orders" => {
-                Ok(json!({"orders": w.orders.iter().filter(|o| o["session"] == req["session"]).collect::<Vec<_>>()}))
+                let mine: Vec<&Value> = w
+                    .orders
+                    .iter()
+                    .rev()
+                    .filter(|o| match req["account_id"].is_null() {
+                        true => o["session"] == req["session"] && o["account_id"].is_null(),
+                        false => o["account_id"] == req["account_id"],
+                    })
+                    .collect();
+                let start = match req["before"].as_str() {
+                    Some(cursor) => mine.iter().position(|o| o["order_id"] == cursor).ok_or_else(|| err(ErrorCode::BadRequest, "bad cursor"))? + 1,
+                    None => 0,
+                };
+                let limit = req["limit"].as_u64().unwrap() as usize;
+                let page: Vec<&Value> = mine.iter().skip(start).take(limit).copied().collect();
+                let next = (start + limit < mine.len()).then(|| page.last().unwrap()["order_id"].clone());
+                Ok(json!({"orders": page, "next": next}))
+            }
+            "/api/checkout/claim_orders" => {
+                let mut claimed = 0;
+                for o in w.orders.iter_mut().filter(|o| o["session"] == req["session"] && o["account_id"].is_null()) {
+                    o["account_id"] = req["account_id"].clone();
+                    claimed += 1;
+                }
+                Ok(json!({"claimed": claimed}))
+            }
+            other => panic!("unexpected call {other}"),
+        }
+    }
+
+    /// The accounts service: credentials checked as typed, sessions by token.
+    fn accounts(w: &mut World, path: &str, req: &Value) -> Result<Value, ShopError> {
+        let email = req["email"].as_str().unwrap_or_default().to_string();
+        match path {
+            "/api/accounts/sign_up" => {
+                if w.accounts.iter().any(|(e, _, _)| *e == email) {
+                    return Err(err(ErrorCode::Conflict, "An account with this email already exists"));
+                }
+                let id = format!("{:032x}", 0xa100 + w.accounts.len());
+                w.accounts.push((email, req["password"].as_str().unwrap().into(), id.clone()));
+                Ok(w.new_session(&id))
+            }
+            "/api/accounts/sign_in" => {
+                w.sign_in_clients.push(req["client"].as_str().unwrap_or_default().to_string());
+                if w.limited {
+                    return Err(err(ErrorCode::TooManyRequests, "Too many sign-in attempts. Try again in 32 seconds."));
+                }
+                let id = w.accounts.iter().find(|(e, p, _)| *e == email && req["password"] == p.as_str()).map(|(_, _, id)| id.clone());
+                let id = id.ok_or_else(|| err(ErrorCode::Unauthorized, "Email or password is incorrect."))?;
+                Ok(w.new_session(&id))
+            }
+            "/api/accounts/get_session" => {
+                let id = w.account_of(&req["token"])?;
+                Ok(w.signed_in(&id, req["token"].as_str().unwrap()))
+            }
+            "/api/accounts/sign_out" => {
+                let before = w.sessions.len();
+                w.sessions.retain(|(t, _)| req["token"].as_str() != Some(t.as_str()));
+                Ok(json!({"ended": w.sessions.len() < before}))
+            }
+            "/api/accounts/change_password" => {
+                if w.ended_meanwhile {
+                    w.sessions.clear();
+                }
+                let id = w.account_of(&req["token"])?;
+                let account = w.accounts.iter_mut().find(|(_, _, a)| *a == id).unwrap();
+                if req["current_password"] != account.1.as_str() {
+                    return Err(ShopError::invalid_fields(vec![FieldError::new("current_password", "This is not your current password")]));
+                }
+                account.1 = req["new_password"].as_str().unwrap().to_string();
+                let before = w.sessions.len();
+                w.sessions.retain(|(t, a)| *a != id || req["token"].as_str() == Some(t.as_str()));
+                Ok(json!({"other_sessions_ended": before - w.sessions.len()}))
+            }
+            "/api/accounts/list_addresses" => {
+                let id = w.account_of(&req["token"])?;
+                let mut list: Vec<Value> = w.addresses.iter().filter(|(a, _)| *a == id).map(|(_, v)| v.clone()).collect();
+                list.reverse();
+                Ok(json!({"addresses": list}))
+            }
+            "/api/accounts/save_address" => {
+                let id = w.account_of(&req["token"])?;
+                let saved = json!({"address_id": format!("{:032x}", 0xad00 + w.addresses.len()), "address": req["address"],
+                    "last_used_at": format!("2026-03-{:02}T10:00:00Z", w.addresses.len() + 1)});
+                w.addresses.push((id, saved.clone()));
+                Ok(saved)
+            }
+            "/api/accounts/delete_address" => {
+                let id = w.account_of(&req["token"])?;
+                let before = w.addresses.len();
+                w.addresses.retain(|(a, v)| *a != id || v["address_id"] != req["address_id"]);
+                if w.addresses.len() == before {
+                    return Err(err(ErrorCode::NotFound, "No such address"));
+                }
+                Ok(json!({"addresses": w.addresses.iter().filter(|(a, _)| *a == id).map(|(_, v)| v.clone()).collect::<Vec<_>>()}))
             }
             other => panic!("unexpected call {other}"),
         }
@@ -187,7 +367,7 @@ impl Backend for Fake {
 }
 
 fn config() -> Config {
-    Config { secure_cookies: false, today: (2026, 5) }
+    Config { secure_cookies: false, today: (2026, 5), client_ip_header: None }
 }
 
 fn request(method: &str, target: &str, body: &str, cookies: bool) -> Incoming {
@@ -589,3 +769,5 @@ fn operator_update_requires_the_path_and_body_sku_to_agree() {
     assert_eq!(out.status, 400);
     assert_eq!(fake.calls(), 0);
 }
+
+mod accounts;

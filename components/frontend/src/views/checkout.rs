@@ -23,6 +23,8 @@ pub struct CheckoutForm {
     pub errors: Vec<(String, String)>,
     /// `(title, text)` shown above the form.
     pub alert: Option<(String, String)>,
+    /// A guest is offered to sign in (and come back here); never required to.
+    pub offer_sign_in: bool,
 }
 
 /// The form's fields, in page order; errors are shown beside these.
@@ -69,16 +71,7 @@ fn input(
     hint: Option<&str>,
 ) -> Markup {
     let (kind, autocomplete, inputmode) = attrs;
-    let error = form.error(id);
-    html! {
-        div.field {
-            label for=(id) { (label) }
-            @if let Some(hint) = hint { p.hint id={ (id) "-hint" } { (hint) } }
-            input id=(id) name=(id) type=(kind) value=(value) autocomplete=(autocomplete) inputmode=[inputmode]
-                required aria-invalid=[error.map(|_| "true")] aria-describedby=[parts::described_by(id, error, hint.is_some())];
-            (parts::field_error(id, error))
-        }
-    }
+    parts::input(&parts::Input { id, label, value, kind, autocomplete, inputmode, hint, error: form.error(id) })
 }
 
 pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option<u32>, csrf: &str, this_year: u32) -> Markup {
@@ -87,7 +80,12 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
     let country = if form.country.is_empty() { "US" } else { form.country.as_str() };
     let expiry_error = form.error("expiry");
     html! {
-        div.page-head { h1 { "Checkout" } }
+        div.page-head {
+            h1 { "Checkout" }
+            @if form.offer_sign_in {
+                p { "Have an account? " a href="/account/sign-in?next=%2Fcheckout" { "Sign in" } " — or just carry on as a guest." }
+            }
+        }
         @if let Some((title, text)) = &form.alert {
             (parts::alert(title, text))
         }

@@ -71,3 +71,8 @@ pub fn method_not_allowed(chrome: &Chrome, allow: &'static str) -> Outgoing {
 pub fn too_large(chrome: &Chrome) -> Outgoing {
     error_page(chrome, 413, "That was too much to send", "The form you sent was far larger than any of ours. Please try again.", html! {})
 }
+
+/// 429: the accounts service's message says when to try again (e.g. after failed sign-ins).
+pub fn too_many_requests(chrome: &Chrome, message: &str) -> Outgoing {
+    error_page(chrome, 429, "Please wait a moment", message, html! {})
+}

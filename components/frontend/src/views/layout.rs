@@ -1,9 +1,11 @@
-//! The page shell every shop page shares: head, header (brand, search, categories, cart) and footer.
+//! The page shell every shop page shares: head, header (account links, brand, search,
+//! categories, cart) and footer.
 use maud::{html, Markup, DOCTYPE};
 use shop_domain::catalog::Category;
 
 use crate::assets::CSS_ETAG;
-use crate::views::format;
+use crate::next_path::NextPath;
+use crate::views::{format, parts};
 
 /// The shop's name, shown in the header and every title.
 pub const SHOP_NAME: &str = "Wasm Goods";
@@ -19,6 +21,20 @@ pub struct Chrome {
     pub category: Option<Category>,
     /// Which top-level page this is, for `aria-current`.
     pub section: Section,
+    /// The header's account links.
+    pub account: AccountLinks,
+}
+
+/// The top of the header: how to sign in, or who is signed in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AccountLinks {
+    /// Nothing (error pages that know nothing of the request; or accounts can't be asked).
+    #[default]
+    Hidden,
+    /// "Sign in" and "Create account", coming back to `next` afterwards.
+    Guest { next: Option<NextPath> },
+    /// The email, "Your account", and a "Sign out" button (a POST form, so it needs the token).
+    SignedIn { email: String, csrf: String },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,6 +44,35 @@ pub enum Section {
     Catalog,
     Cart,
     Orders,
+    Account,
+}
+
+fn account_bar(links: &AccountLinks, current: Option<&str>) -> Markup {
+    html! {
+        @match links {
+            AccountLinks::Hidden => {}
+            AccountLinks::Guest { next } => {
+                nav.account-bar aria-label="Account" {
+                    div.wrap {
+                        a href={ "/account/sign-in" (NextPath::query(next.as_ref())) } { "Sign in" }
+                        a href={ "/account/sign-up" (NextPath::query(next.as_ref())) } { "Create account" }
+                    }
+                }
+            }
+            AccountLinks::SignedIn { email, csrf } => {
+                nav.account-bar aria-label="Account" {
+                    div.wrap {
+                        span.account-email { span.visually-hidden { "Signed in as " } (email) }
+                        a href="/account" aria-current=[current] { "Your account" }
+                        form method="post" action="/account/sign-out" {
+                            (parts::csrf_field(csrf))
+                            button.text-button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
@@ -48,6 +93,7 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
             body {
                 a.skip-link href="#main" { "Skip to main content" }
                 header.site-header {
+                    (account_bar(&chrome.account, current(Section::Account)))
                     div.wrap.header-row {
                         a.brand href="/" {
                             span.brand-mark aria-hidden="true" { "W" }

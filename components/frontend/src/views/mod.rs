@@ -1,5 +1,6 @@
 //! HTML, written with maud: every value is escaped unless explicitly marked, so product names,
 //! search text and form entries always show as text.
+pub mod account;
 pub mod cart;
 pub mod checkout;
 pub mod errors;

@@ -1,4 +1,4 @@
-//! The order confirmation and the list of this session's orders.
+//! The order confirmation and the list of the shopper's orders.
 use maud::{html, Markup};
 use shop_contract::{Address, Order, OrderStatus};
 use shop_domain::Country;
@@ -146,19 +146,45 @@ pub fn address_lines(address: &Address) -> Vec<String> {
     lines
 }
 
-/// Newest first; RFC 3339 UTC timestamps sort as text.
-pub fn newest_first(orders: &mut [Order]) {
-    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.order_id.cmp(&a.order_id)));
+/// Where a page of `/orders` sits, and whose orders they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paging {
+    /// A signed-in shopper's orders are the account's, from every device; a guest's, this browser's.
+    pub signed_in: bool,
+    /// The cursor of the next (older) page, when there is one.
+    pub older: Option<String>,
+    /// The newest page (no cursor given).
+    pub first: bool,
 }
 
-pub fn list(orders: &[Order]) -> Markup {
+pub fn older_url(cursor: &str) -> String {
+    format!("/orders?before={}", crate::forms::encode_component(cursor))
+}
+
+pub fn list(orders: &[Order], paging: &Paging) -> Markup {
     html! {
-        div.page-head { h1 { "Your orders" } }
+        div.page-head {
+            h1 { "Your orders" }
+            @if paging.signed_in {
+                p { "Orders from all your devices, newest first." }
+            } @else {
+                p { "Orders placed in this browser. " a href="/account/sign-in?next=%2Forders" { "Sign in" } " to see your account's orders on any device." }
+            }
+        }
         @if orders.is_empty() {
             div.empty {
-                h2 { "No orders yet" }
-                p { "Orders you place in this browser will be listed here." }
-                a.btn href="/" { "Start shopping" }
+                @if paging.first {
+                    h2 { "No orders yet" }
+                    @if paging.signed_in {
+                        p { "Orders you place while signed in, on any device, will be listed here." }
+                    } @else {
+                        p { "Orders you place in this browser will be listed here." }
+                    }
+                    a.btn href="/" { "Start shopping" }
+                } @else {
+                    h2 { "No older orders" }
+                    a.btn href="/orders" { "Back to your latest orders" }
+                }
             }
         } @else {
             ul.order-list {
@@ -171,6 +197,12 @@ pub fn list(orders: &[Order]) -> Markup {
                             span { (status_badge(order.status)) }
                         }
                     }
+                }
+            }
+            @if paging.older.is_some() || !paging.first {
+                nav.pager aria-label="More orders" {
+                    @if !paging.first { a.btn.btn-quiet href="/orders" { "Newest orders" } }
+                    @if let Some(cursor) = &paging.older { a.btn.btn-quiet href=(older_url(cursor)) { "Older orders" } }
                 }
             }
         }

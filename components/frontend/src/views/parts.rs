@@ -63,6 +63,52 @@ pub fn field_error(id: &str, error: Option<&str>) -> Markup {
     }
 }
 
+/// The list of a form's problems above it: those of a field in `fields` (in that order) link to
+/// it, the others are plain text first.
+pub fn error_summary(errors: &[(String, String)], fields: &[&str]) -> Markup {
+    let other = errors.iter().filter(|(f, _)| !fields.contains(&f.as_str()));
+    html! {
+        @if !errors.is_empty() {
+            div.alert role="alert" {
+                h2 { "Please check your details" }
+                ul {
+                    @for (_, message) in other { li { (message) } }
+                    @for field in fields {
+                        @if let Some((_, message)) = errors.iter().find(|(f, _)| f == field) {
+                            li { a href={ "#" (field) } { (message) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One input with its label, hint and error (tied to it with `aria-describedby`).
+pub struct Input<'a> {
+    pub id: &'a str,
+    pub label: &'a str,
+    /// What to show in it; password inputs always get `""`.
+    pub value: &'a str,
+    pub kind: &'a str,
+    pub autocomplete: &'a str,
+    pub inputmode: Option<&'a str>,
+    pub hint: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+pub fn input(i: &Input<'_>) -> Markup {
+    html! {
+        div.field {
+            label for=(i.id) { (i.label) }
+            @if let Some(hint) = i.hint { p.hint id={ (i.id) "-hint" } { (hint) } }
+            input id=(i.id) name=(i.id) type=(i.kind) value=(i.value) autocomplete=(i.autocomplete) inputmode=[i.inputmode]
+                required aria-invalid=[i.error.map(|_| "true")] aria-describedby=[described_by(i.id, i.error, i.hint.is_some())];
+            (field_error(i.id, i.error))
+        }
+    }
+}
+
 /// `aria-describedby` value for an input with an optional error and hint.
 pub fn described_by(id: &str, error: Option<&str>, hint: bool) -> Option<String> {
     let mut ids = Vec::new();

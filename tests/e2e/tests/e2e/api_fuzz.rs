@@ -241,3 +241,81 @@ async fn public_json_api_answers_only_as_documented() -> Result<()> {
     }
     Ok(())
 }
+
+/// The same property-based run against the accounts service's internal operations (called as
+/// the frontend calls them, with the internal token): requests generated from the documented
+/// schemas or mutated from valid ones (a live session's token, taken and fresh emails, good,
+/// weak and hostile passwords). Every answer is documented and never a 5xx. Bounded
+/// (`SHOP_FUZZ_REQUESTS` / 4, at most 40 s): a successful sign-up or sign-in hashes a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_api_answers_only_as_documented() -> Result<()> {
+    let doc = support::load();
+    let shop = Shop::start().await?;
+    let mut rng = Rng::from_env("api_fuzz accounts");
+    let budget: usize = std::env::var("SHOP_FUZZ_REQUESTS").ok().and_then(|n| n.parse().ok()).unwrap_or(3000) / 4;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let call = |path: String, body: Vec<u8>| {
+        let shop = &shop;
+        async move { shop.call_internal("accounts", "POST", &path, &[("content-type", "application/json")], body).await }
+    };
+    let password = "correct horse battery staple";
+    let signed_up = call("/api/accounts/sign_up".into(), json!({"email": "fuzz@example.com", "password": password, "client": "127.0.0.1"}).to_string().into_bytes()).await?;
+    ensure!(signed_up.status() == 200, "sign_up: {}", String::from_utf8_lossy(signed_up.body()));
+    let token = serde_json::from_slice::<Value>(signed_up.body())?["token"].as_str().unwrap_or_default().to_string();
+    let ops = ["sign_up", "sign_in", "get_session", "sign_out", "change_password", "list_addresses", "save_address", "delete_address", "migrate"];
+    let emails = ["fuzz@example.com", "FUZZ@example.com", "other@example.com", "nobody@example.com", "x@y.zz", "not-an-email", ""];
+    let passwords = [password, "another good passphrase", "password1234", "short", "", "correct horse\u{0}battery", "ünïcødé passphrase ✓"];
+    let clients = ["127.0.0.1", "::1", "10.0.0.1:5000", "", "nowhere"];
+    let address = json!({"name": "Ada Lovelace", "street": "1 Analytical Row", "city": "London", "postal_code": "N1 9GU", "country": "GB"});
+    let mut statuses = std::collections::BTreeMap::<(String, u16), usize>::new();
+    let mut sent = 0;
+    while sent < budget && Instant::now() < deadline {
+        let op = ops[sent % ops.len()];
+        sent += 1;
+        let path = format!("/api/accounts/{op}");
+        let operation = operation(&doc, &path, "post").expect("documented");
+        let t = if rng.chance(70) { token.clone() } else { rng.pick(&["", "00112233445566778899aabbccddeeff", "x"]).to_string() };
+        let valid = match op {
+            "sign_up" | "sign_in" => {
+                let email = if rng.chance(30) { format!("new{sent}@example.com") } else { rng.pick(&emails).to_string() };
+                json!({"email": email, "password": rng.pick(&passwords).to_string(), "client": rng.pick(&clients).to_string()})
+            }
+            "change_password" => {
+                json!({"token": t, "current_password": rng.pick(&passwords).to_string(), "new_password": rng.pick(&passwords).to_string(), "client": rng.pick(&clients).to_string()})
+            }
+            "save_address" => json!({"token": t, "address": address}),
+            "delete_address" => json!({"token": t, "address_id": rng.pick(&["00112233445566778899aabbccddeeff", "x", ""]).to_string()}),
+            "migrate" => json!({}),
+            // Never the live session's token: the other operations use it.
+            "sign_out" => json!({"token": rng.pick(&["00112233445566778899aabbccddeeff", "", "x"]).to_string()}),
+            _ => json!({"token": t}),
+        };
+        let body = if rng.chance(30) {
+            generate(&doc, request_schema(&doc, operation), &mut rng, 0)
+        } else {
+            let mut body = valid;
+            for _ in 0..rng.below(2) {
+                mutate_leaf(&doc, request_schema(&doc, operation), &mut body, &mut rng);
+            }
+            body
+        };
+        let resp = call(path.clone(), body.to_string().into_bytes()).await?;
+        let status = resp.status().as_u16();
+        let text = String::from_utf8_lossy(resp.body()).into_owned();
+        let what = format!("{path} {body}");
+        ensure!(status < 500, "{what}: answered {status}: {text}");
+        *statuses.entry((op.to_string(), status)).or_default() += 1;
+        let schema = response_schema(&doc, operation, status);
+        ensure!(schema.is_some(), "{what}: answered {status}, which the operation does not document: {text}");
+        let answer: Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{what}: answer is not JSON ({e}): {text}"))?;
+        if let Err(e) = validate(&doc, schema.unwrap(), &answer, "$") {
+            anyhow::bail!("{what}: answered {status} with a body that does not match the document: {e}\n{text}");
+        }
+    }
+    println!("{sent} requests; answers by operation and status:");
+    for ((op, status), n) in &statuses {
+        println!("  {op} {status}: {n}");
+    }
+    ensure!(statuses.keys().any(|(_, s)| *s == 200) && statuses.keys().any(|(_, s)| *s == 400), "the run saw both successes and refusals");
+    Ok(())
+}

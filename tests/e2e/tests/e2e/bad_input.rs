@@ -16,6 +16,10 @@ use shop_e2e::stores::{snapshot, Snapshot, Snapshotter};
 use shop_e2e::Shop;
 
 const SESSION: &str = "0123456789abcdef0123456789abcdef";
+/// An account id, which is also the key of the account's cart.
+const ACCOUNT: &str = "fedcba9876543210fedcba9876543210";
+/// A session token of accounts that names no session.
+const TOKEN: &str = "00112233445566778899aabbccddeeff";
 
 /// A valid request for every operation, keyed by component and path: the mutations start here.
 fn valid_requests() -> Vec<(&'static str, &'static str, Value)> {
@@ -44,6 +48,7 @@ fn valid_requests() -> Vec<(&'static str, &'static str, Value)> {
         ("carts", "/api/carts/set_quantity", json!({"session": SESSION, "sku": MUG, "quantity": 2})),
         ("carts", "/api/carts/remove_item", json!({"session": SESSION, "sku": MUG})),
         ("carts", "/api/carts/empty_cart", json!({"session": SESSION})),
+        ("carts", "/api/carts/merge_cart", json!({"from": SESSION, "into": ACCOUNT})),
         ("payment", "/api/payment/charge", json!({"idempotency_key": "key-1", "amount": money, "card": card})),
         ("payment", "/api/payment/refund", json!({"transaction_id": "txn_0123456789abcdef0123456789abcdef", "reason": "test"})),
         ("payment", "/api/payment/settle", json!({"idempotency_key": "key-1"})),
@@ -52,9 +57,20 @@ fn valid_requests() -> Vec<(&'static str, &'static str, Value)> {
         ("email", "/api/email/send_confirmation", json!({"order": order})),
         ("email", "/api/email/send_failure_notice", json!({"order": failed})),
         ("email", "/api/email/list_outbox", json!({"limit": 10})),
-        ("checkout", "/api/checkout/place_order", json!({"session": SESSION, "attempt_id": "attempt-1", "email": "ada@example.com", "address": address, "card": card})),
-        ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "order_id": "ORD-0123456789AB"})),
-        ("checkout", "/api/checkout/list_orders", json!({"session": SESSION})),
+        ("checkout", "/api/checkout/place_order", json!({"session": SESSION, "account_id": ACCOUNT, "attempt_id": "attempt-1", "email": "ada@example.com", "address": address, "card": card})),
+        ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "account_id": ACCOUNT, "order_id": "ORD-0123456789AB"})),
+        ("checkout", "/api/checkout/list_orders", json!({"session": SESSION, "account_id": ACCOUNT, "before": "1767225600000000.ORD-0123456789AB", "limit": 10})),
+        ("checkout", "/api/checkout/claim_orders", json!({"session": SESSION, "account_id": ACCOUNT})),
+        // Not sign_in nor sign_up: a refused sign-in that checked a password counts a failure in
+        // Redis (the sign-in limit), and so does a sign-up refused because its email is taken
+        // (the sign-up limit), so "a refusal changes nothing" does not hold for them by design;
+        // tests/e2e/tests/e2e/accounts.rs covers their bad input (nothing stored or counted).
+        ("accounts", "/api/accounts/get_session", json!({"token": TOKEN})),
+        ("accounts", "/api/accounts/sign_out", json!({"token": TOKEN})),
+        ("accounts", "/api/accounts/change_password", json!({"token": TOKEN, "current_password": "correct horse battery staple", "new_password": "a brand new passphrase", "client": "127.0.0.1"})),
+        ("accounts", "/api/accounts/list_addresses", json!({"token": TOKEN})),
+        ("accounts", "/api/accounts/save_address", json!({"token": TOKEN, "address": address})),
+        ("accounts", "/api/accounts/delete_address", json!({"token": TOKEN, "address_id": ACCOUNT})),
     ]
 }
 
@@ -274,6 +290,8 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
         ("carts", "/api/carts/add_item", json!({"session": "../../x", "sku": MUG, "quantity": 1}), 400),
         ("carts", "/api/carts/set_quantity", json!({"session": SESSION, "sku": MUG, "quantity": 0}), 400),
         ("carts", "/api/carts/set_quantity", json!({"session": SESSION, "sku": MUG, "quantity": 5}), 404),
+        ("carts", "/api/carts/merge_cart", json!({"from": SESSION, "into": SESSION.to_uppercase()}), 400),
+        ("carts", "/api/carts/merge_cart", json!({"from": "../../x", "into": ACCOUNT}), 400),
         ("payment", "/api/payment/charge", json!({"idempotency_key": "k", "amount": {"minor": 0, "currency": "USD"},
             "card": {"number": "4242424242424242", "expiry_month": 12, "expiry_year": 2035, "cvv": "123"}}), 400),
         ("payment", "/api/payment/charge", json!({"idempotency_key": "k", "amount": {"minor": 100, "currency": "XXX"},
@@ -296,8 +314,29 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
             "card": {"number": "1", "expiry_month": 0, "expiry_year": 1999, "cvv": ""}}), 400),
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "order_id": "ORD-0123456789AB"}), 404),
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "order_id": "'; DROP TABLE orders; --"}), 400),
+        ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "account_id": ACCOUNT, "order_id": "ORD-0123456789AB"}), 404),
+        ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "account_id": "x", "order_id": "ORD-0123456789AB"}), 400),
+        ("checkout", "/api/checkout/list_orders", json!({"session": SESSION, "limit": 0}), 400),
+        ("checkout", "/api/checkout/list_orders", json!({"session": SESSION, "limit": 51}), 400),
+        ("checkout", "/api/checkout/list_orders", json!({"session": SESSION, "before": "not a cursor", "limit": 10}), 400),
+        ("checkout", "/api/checkout/claim_orders", json!({"session": SESSION, "account_id": "' OR 1=1 --"}), 400),
         ("checkout", "/api/checkout/migrate", json!({}), 401),
         ("checkout", "/api/checkout/reconcile", json!({"grace_seconds": 0, "alert_seconds": 3600, "limit": 10}), 401),
+        ("accounts", "/api/accounts/sign_up", json!({"email": "ada@example.com", "password": "password1234", "client": "127.0.0.1"}), 400),
+        ("accounts", "/api/accounts/sign_up", json!({"email": "ada@example.com", "password": "short", "client": "127.0.0.1"}), 400),
+        ("accounts", "/api/accounts/sign_up", json!({"email": format!("{long}@example.com"), "password": "correct horse battery staple", "client": "127.0.0.1"}), 400),
+        ("accounts", "/api/accounts/sign_up", json!({"email": "ada@example.com", "password": "x".repeat(300), "client": "nowhere"}), 400),
+        ("accounts", "/api/accounts/sign_in", json!({"email": "ada@example.com", "password": "", "client": "127.0.0.1"}), 400),
+        ("accounts", "/api/accounts/sign_in", json!({"email": "ada\u{0}@example.com", "password": "correct horse\u{0}", "client": "127.0.0.1"}), 400),
+        ("accounts", "/api/accounts/get_session", json!({"token": TOKEN}), 401),
+        ("accounts", "/api/accounts/get_session", json!({"token": "../../etc/passwd"}), 401),
+        ("accounts", "/api/accounts/change_password", json!({"token": TOKEN, "current_password": "correct horse battery staple", "new_password": "a brand new passphrase", "client": "127.0.0.1"}), 401),
+        ("accounts", "/api/accounts/change_password", json!({"token": TOKEN, "current_password": "", "new_password": "short", "client": ""}), 400),
+        ("accounts", "/api/accounts/list_addresses", json!({"token": TOKEN}), 401),
+        ("accounts", "/api/accounts/save_address", json!({"token": TOKEN, "address": {"name": "", "street": "", "city": "", "postal_code": "", "country": "ZZ"}}), 400),
+        ("accounts", "/api/accounts/delete_address", json!({"token": TOKEN, "address_id": "'; DROP TABLE addresses; --"}), 400),
+        ("accounts", "/api/accounts/delete_address", json!({"token": TOKEN, "address_id": ACCOUNT}), 401),
+        ("accounts", "/api/accounts/migrate", json!({}), 401),
     ];
     for (component, path, body, expected) in cases {
         let what = format!("{component} {path} {}", short(&body));

@@ -26,6 +26,11 @@ const SEEDS: &[&[u8]] = &[
     br#"{"idempotency_key":"k","amount":{"minor":1299,"currency":"USD"},"card":{"number":"4242424242424242","expiry_month":12,"expiry_year":2035,"cvv":"123"}}"#,
     b"\x00\x05\x63\x01\x05\x00\x02\x05\x30\x03\x05\x00",
     b"",
+    b"Ada.Lovelace@Example.COM\xffcorrect horse battery staple\xff127.0.0.1",
+    b"ada@example.com\xffPassword1234!\xff[::1]:8080",
+    b"zo\xc3\xab@b\xc3\xbccher.de\xffcorrect\x00horse battery\xff::ffff:10.0.0.1",
+    b"v1 0123456789abcdef0123456789abcdef 1800000000 1800000060\xff1800000100\xff7 1800000000000 1800000000500",
+    b"v1 0123456789abcdef0123456789abcdef 1797408000 1799999000\xff1800000000\xff6  1800000000000",
 ];
 
 const INTERESTING: &[u8] = &[0, 0xff, b'0', b'9', b'%', b'+', b'&', b'=', b'"', b'{', b'}', b'.', b'-', b' ', 0x7f, 0xc3, 0xe2];
@@ -116,4 +121,14 @@ fn form_decode() {
 #[test]
 fn json_decode() {
     run("json_decode", bodies::json_decode);
+}
+
+#[test]
+fn credentials() {
+    run("credentials", bodies::credentials);
+}
+
+#[test]
+fn account_records() {
+    run("account_records", bodies::account_records);
 }

@@ -25,7 +25,7 @@ const OUTBOUND_HTTP: &str = "wasi:http/outgoing-handler";
 
 #[test]
 fn each_component_imports_only_the_stores_and_calls_it_needs() {
-    let expected: [(&str, &[&str]); 7] = [
+    let expected: [(&str, &[&str]); 8] = [
         ("frontend", &[OUTBOUND_HTTP]),
         ("products", &[POSTGRES]),
         ("carts", &[REDIS, OUTBOUND_HTTP]),
@@ -33,6 +33,7 @@ fn each_component_imports_only_the_stores_and_calls_it_needs() {
         ("payment", &[REDIS]),
         ("shipping", &[REDIS]),
         ("email", &[REDIS]),
+        ("accounts", &[POSTGRES, REDIS]),
     ];
     for (service, wanted) in expected {
         let imports = imports(service);

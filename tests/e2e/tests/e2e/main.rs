@@ -3,6 +3,8 @@
 //! Run a part with a filter, e.g. `cargo test -p shop-e2e --test e2e -- dependencies::`.
 mod support;
 
+mod account_journey;
+mod accounts;
 mod api_fuzz;
 mod bad_input;
 mod checkout_invariants;
@@ -12,6 +14,7 @@ mod fuzz_bodies;
 mod hardening;
 mod imports;
 mod openapi;
+mod orders_by_account;
 mod otlp;
 mod reconcile;
 mod services;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::Value;
-use shop_contract::{catalog, catalog_admin, carts, checkout, email, payment, shipping, ErrorBody, Operation};
+use shop_contract::{accounts, catalog, catalog_admin, carts, checkout, email, payment, shipping, ErrorBody, Operation};
 use support::{example, operation, request_schema, resolve, response_schema, validate};
 
 /// The operator API's migrate answer (`components/frontend/src/routes/admin.rs`).
@@ -168,6 +168,7 @@ fn schemas_match_the_wire_types() {
     check_op(&doc, carts::ops::set_quantity, e);
     check_op(&doc, carts::ops::remove_item, e);
     check_op(&doc, carts::ops::empty_cart, e);
+    check_op(&doc, carts::ops::merge_cart, e);
     check_op(&doc, payment::ops::charge, e);
     check_op(&doc, payment::ops::refund, e);
     check_op(&doc, payment::ops::settle, e);
@@ -179,8 +180,18 @@ fn schemas_match_the_wire_types() {
     check_op(&doc, checkout::ops::place_order, e);
     check_op(&doc, checkout::ops::get_order, e);
     check_op(&doc, checkout::ops::list_orders, e);
+    check_op(&doc, checkout::ops::claim_orders, e);
     check_op(&doc, checkout::ops::migrate, e);
     check_op(&doc, checkout::ops::reconcile, e);
+    check_op(&doc, accounts::ops::sign_up, e);
+    check_op(&doc, accounts::ops::sign_in, e);
+    check_op(&doc, accounts::ops::get_session, e);
+    check_op(&doc, accounts::ops::sign_out, e);
+    check_op(&doc, accounts::ops::change_password, e);
+    check_op(&doc, accounts::ops::list_addresses, e);
+    check_op(&doc, accounts::ops::save_address, e);
+    check_op(&doc, accounts::ops::delete_address, e);
+    check_op(&doc, accounts::ops::migrate, e);
     check::<ReconcileInput, checkout::ReconcileReport>(&doc, "/admin/reconcile", "post", e);
     check::<shop_contract::NoParams, Migrations>(&doc, "/admin/migrate", "post", e);
     check::<catalog_admin::ProductInput, shop_contract::Product>(&doc, "/admin/products", "post", e);
@@ -193,7 +204,7 @@ fn the_error_envelope_lists_every_code() {
     let doc = support::load();
     let codes = doc.pointer("/components/schemas/ErrorBody/properties/error/properties/code/enum").unwrap().as_array().unwrap();
     let names: BTreeSet<&str> = codes.iter().filter_map(Value::as_str).collect();
-    assert_eq!(names.len(), 10);
+    assert_eq!(names.len(), 11, "every error code (too_many_requests included)");
     for name in names {
         let code = shop_contract::ErrorCode::from_wire(name).unwrap_or_else(|| panic!("unknown code {name}"));
         assert_eq!(code.as_str(), name);

@@ -19,12 +19,7 @@ const OUTBOX: &str = "/api/email/list_outbox";
 
 /// Calls an operation; its status and JSON answer.
 async fn call(shop: &Shop, component: &str, path: &str, body: &Value) -> Result<(u16, Value)> {
-    let r = shop
-        .call_internal(component, "POST", path, &[("content-type", "application/json")], body.to_string())
-        .await?;
-    let status = r.status().as_u16();
-    let answer = serde_json::from_slice(r.body()).with_context(|| format!("{path}: {status}, not JSON"))?;
-    Ok((status, answer))
+    shop.call_json(component, path, body.to_string()).await
 }
 
 fn charge_request(key: &str) -> Value {
