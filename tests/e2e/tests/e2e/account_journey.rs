@@ -289,7 +289,7 @@ async fn bad_input_is_a_4xx_page_and_nothing_is_stored() -> Result<()> {
     let overlong_email = format!("{}@example.com", "a".repeat(250));
     let long_password = "p".repeat(20 * 1024);
     let megabyte = "p".repeat(1 << 20);
-    let cases: [(&str, &str, &str, u16); 7] = [
+    let cases: [(&str, &str, &str, u16); 6] = [
         ("overlong email", &overlong_email, PASSWORD, 400),
         ("NUL in the email", "ada\0@example.com", PASSWORD, 400),
         ("NUL in the password", EMAIL, "mauve otter\0kettle 17", 400),
@@ -297,8 +297,6 @@ async fn bad_input_is_a_4xx_page_and_nothing_is_stored() -> Result<()> {
         ("257-byte password", EMAIL, &long_password[..257], 400),
         // Over the frontend's 16 KiB form limit: its 413 page, the body left unread.
         ("20 KiB password", EMAIL, &long_password, 413),
-        // Over the runtime's 1 MiB body limit: the runtime's own 413.
-        ("1 MB password", EMAIL, &megabyte, 413),
     ];
     for (what, email, password, status) in cases {
         for path in ["/account/sign-up", "/account/sign-in"] {
@@ -313,6 +311,14 @@ async fn bad_input_is_a_4xx_page_and_nothing_is_stored() -> Result<()> {
             }
             assert!(b.cookie("auth").is_none());
         }
+    }
+    // Over the runtime's 1 MiB body limit: the runtime's own 413, before the body is read. Raw:
+    // the runtime answers and closes mid-upload, which a pooled client can see as a broken pipe.
+    let form = [("content-type", b"application/x-www-form-urlencoded".as_slice())];
+    for path in ["/account/sign-up", "/account/sign-in"] {
+        let body = format!("email=ada%40example.com&password={megabyte}");
+        let r = shop_e2e::rawhttp::request(&shop.base, "POST", path.as_bytes(), &form, body.as_bytes()).await?;
+        assert_eq!(r.status, 413, "1 MB password at {path}");
     }
     assert_eq!(accounts_stored(&shop).await?, 0);
     assert_eq!(session_keys(&shop).await?, 0);
