@@ -85,6 +85,43 @@ pub fn money(data: &[u8]) {
     }
 }
 
+/// Exchange rates and conversion (`amount`, `from`, `to`, `from rate`, `to rate` at `0xFF`): a
+/// rate that parses is in range and prints to text that parses back to it; a conversion never
+/// panics, is in the target currency, is the exact quotient rounded half to even (within half a
+/// minor unit of it, checked in 128-bit integers), never decreases when the amount grows, and
+/// converting to the same currency changes nothing.
+pub fn exchange(data: &[u8]) {
+    use shop_domain::exchange::{convert, PerUsd};
+    let f = fields(data, 5);
+    let pick = |i: usize| Currency::ALL[usize::from(data.get(i).copied().unwrap_or(0)) % Currency::ALL.len()];
+    let from = Currency::parse(&f[1]).unwrap_or(pick(0));
+    let to = Currency::parse(&f[2]).unwrap_or(pick(1));
+    let rates: Vec<PerUsd> = [&f[3], &f[4]].into_iter().filter_map(|t| PerUsd::parse(t).ok()).collect();
+    for r in &rates {
+        assert!(r.micros() > 0 && r.micros() <= 1_000_000_000_000, "in range: {}", r.micros());
+        assert_eq!(PerUsd::parse(&r.to_decimal_string()).ok(), Some(*r), "round-trips");
+        assert_eq!(PerUsd::parse(&r.to_short_string()).ok(), Some(*r), "short form round-trips");
+    }
+    let (Ok(amount), [from_rate, to_rate, ..]) = (Money::parse_decimal(&f[0], from), rates.as_slice()) else {
+        return;
+    };
+    let Ok(converted) = convert(amount, *from_rate, to, *to_rate) else {
+        return;
+    };
+    assert_eq!(converted.currency(), to);
+    let num = i128::from(amount.minor()) * i128::from(to_rate.micros()) * 10_i128.pow(to.exponent());
+    let den = i128::from(from_rate.micros()) * 10_i128.pow(from.exponent());
+    // |converted − num/den| ≤ 1/2, i.e. |2·converted·den − 2·num| ≤ den.
+    let gap = (2 * i128::from(converted.minor()) * den - 2 * num).abs();
+    assert!(gap <= den, "{amount:?} → {converted:?} is not the rounded quotient");
+    if let Ok(more) = Money::new(amount.minor().saturating_add(1), from) {
+        if let Ok(bigger) = convert(more, *from_rate, to, *to_rate) {
+            assert!(bigger.minor() >= converted.minor(), "monotonic");
+        }
+    }
+    assert_eq!(convert(amount, *from_rate, from, *from_rate).ok(), Some(amount), "same currency, same rate: unchanged");
+}
+
 /// Cart commands (add / set / update with `LineUpdate` / remove) applied in sequence: every line
 /// stays within 1..=99, SKUs stay unique, the line count within `MAX_LINES`, and the item count
 /// is the sum of the quantities; a refused command changes nothing.
@@ -190,7 +227,7 @@ pub fn form_decode(data: &[u8]) {
 /// never panics; whatever it accepts encodes and decodes to the same value; unknown fields are
 /// always refused.
 pub fn json_decode(data: &[u8]) {
-    use shop_contract::{accounts, carts, catalog, checkout, payment};
+    use shop_contract::{accounts, carts, catalog, catalog_admin, checkout, inventory, payment};
     fn check<T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug>(data: &[u8]) {
         if let Ok(v) = shop_spin::json::decode::<T>(data) {
             let bytes = shop_spin::json::encode(&v);
@@ -208,6 +245,9 @@ pub fn json_decode(data: &[u8]) {
     check::<catalog::GetProductsRequest>(data);
     check::<payment::ChargeRequest>(data);
     check::<checkout::PlaceOrderRequest>(data);
+    check::<catalog::GetProductRequest>(data);
+    check::<catalog_admin::SetRatesRequest>(data);
+    check::<inventory::ReserveRequest>(data);
     check::<carts::MergeCartRequest>(data);
     check::<checkout::ListOrdersRequest>(data);
     check::<checkout::ClaimOrdersRequest>(data);

@@ -9,6 +9,7 @@ import { SCREENSHOTS, VIEWPORTS, launch } from './support/browser.mjs';
 import { Shop } from './support/shop.mjs';
 import accessibility from './specs/accessibility.mjs';
 import accounts from './specs/accounts.mjs';
+import commerce from './specs/commerce.mjs';
 import declined from './specs/declined.mjs';
 import errors from './specs/errors.mjs';
 import journey from './specs/journey.mjs';
@@ -46,6 +47,7 @@ describe('the shop in Chromium', { timeout: 10 * 60_000 }, () => {
       accessibility(ctx, vp);
       errors(ctx, vp);
       accounts(ctx, vp);
+      commerce(ctx, vp);
       outage(ctx, vp);
     });
   }

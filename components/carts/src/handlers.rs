@@ -6,7 +6,7 @@ use shop_contract::carts::{
     SetQuantityRequest,
 };
 use shop_contract::catalog::{self, GetProductRequest};
-use shop_contract::{ErrorCode, FieldError, ShopError};
+use shop_contract::{ErrorCode, FieldError, Product, ShopError};
 use shop_domain::cart::{combine_quantities, merge_lines};
 use shop_domain::{CartError, CartLine, ErrorCollector, Quantity, SessionId, Sku, MAX_LINES};
 use shop_spin::rpc::Upstream;
@@ -34,17 +34,25 @@ pub async fn get_cart(req: CartRef) -> Result<Cart, ShopError> {
 /// The line limit is checked before a new line is created (`HGET` says absent, then `HLEN`);
 /// two simultaneous adds of different new products to a full cart can both pass that check, so
 /// one session's racing requests may exceed [`MAX_LINES`] by a line or two. Reads tolerate that.
+///
+/// Stock: the line may not grow past the units the catalog says are left (409, "sold out" or
+/// "only N left"). That check is advice to the shopper, read without a lock; checkout's
+/// reservation is what guarantees nothing is oversold. `set_quantity` does not ask the catalog
+/// (it would add a call to every change): the cart page shows a line over the stock, and
+/// checkout refuses it.
 pub async fn add_item(req: AddItemRequest) -> Result<Cart, ShopError> {
     let (session, sku, quantity) = parse_line(&req.session, &req.sku, req.quantity)?;
-    ensure_in_catalog(&sku).await?;
+    let product = catalog_product(&sku).await?;
 
     let store = CartStore::open(&session)?;
     let add = i64::from(quantity.get());
     match store.quantity(&sku)? {
         Stored::Valid(in_cart) => {
-            combine_quantities(in_cart, quantity).map_err(item_limit)?;
+            let wanted = combine_quantities(in_cart, quantity).map_err(item_limit)?;
+            ensure_in_stock(&product, wanted.get())?;
         }
         Stored::Absent => {
+            ensure_in_stock(&product, quantity.get())?;
             if store.line_count()? >= i64::try_from(MAX_LINES).unwrap_or(i64::MAX) {
                 return Err(ShopError::unprocessable(
                     CartError::TooManyLines.to_string(),
@@ -177,24 +185,26 @@ fn repair(
     Ok(reply(session, store.lines()?))
 }
 
-/// 404 unless the catalog knows `sku`; other catalog failures pass through (e.g. 503).
-async fn ensure_in_catalog(sku: &Sku) -> Result<(), ShopError> {
+/// The catalog's product (404 unless it knows `sku`); other catalog failures pass through (e.g. 503).
+async fn catalog_product(sku: &Sku) -> Result<Product, ShopError> {
     let products = Upstream::from_config("products")?;
-    match products
-        .call(
-            catalog::ops::get_product,
-            &GetProductRequest {
-                sku: sku.to_string(),
-            },
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
+    let req = GetProductRequest {
+        sku: sku.to_string(),
+        currency: None,
+        recommendations: 0,
+    };
+    match products.call(catalog::ops::get_product, &req).await {
+        Ok(details) => Ok(details.product),
         Err(e) if e.code == ErrorCode::NotFound => {
             Err(ShopError::not_found(format!("No product with SKU {sku}")))
         }
         Err(e) => Err(e),
     }
+}
+
+/// 409 when a line of `wanted` units would hold more than the catalog has left.
+fn ensure_in_stock(product: &Product, wanted: u32) -> Result<(), ShopError> {
+    shop_domain::stock::check_available(&product.name, wanted, product.stock).map_err(ShopError::conflict)
 }
 
 fn parse_session(raw: &str) -> Result<SessionId, ShopError> {

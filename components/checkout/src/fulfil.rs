@@ -1,8 +1,9 @@
 //! The steps after the charge, shared by a shopper's checkout (`place_order.rs`) and the
 //! reconciler (`reconcile.rs`): ship with the order id as idempotency key, refund and fail when
-//! shipping fails, then empty the cart and send the one final email.
+//! shipping fails, then empty the cart and send the one final email. Failing an order gives its
+//! stock back (products' `inventory.release`), whichever path failed it.
 use serde_json::{json, Map, Value};
-use shop_contract::{carts, email, payment, shipping};
+use shop_contract::{carts, email, inventory, payment, shipping};
 use shop_contract::{ErrorCode, Order, OrderStatus, ShopError};
 use shop_domain::checkout::{reconciler_recovery, recovery, Failure, Recovery, Step};
 
@@ -101,7 +102,7 @@ impl Fulfilment {
         match decided {
             // A decline keeps its 402 and reason, so the form can show it.
             Recovery::Fail => {
-                self.fail(order, &error.message, step_name(step));
+                self.fail(order, &error.message, step_name(step)).await;
                 Recovered::Answer(error)
             }
             Recovery::KeepForRetry => Recovered::Answer(match step {
@@ -142,7 +143,7 @@ impl Fulfilment {
         Recovered::Answer(match failure {
             Failure::Unknown => {
                 let message = "We couldn't arrange shipping right now, so we refunded your payment. Please try again in a moment";
-                self.fail(order, message, "ship");
+                self.fail(order, message, "ship").await;
                 ShopError::unavailable(message)
             }
             Failure::Refused => {
@@ -150,16 +151,18 @@ impl Fulfilment {
                     "We couldn't ship your order ({}), so we refunded your payment",
                     error.message
                 );
-                self.fail(order, &message, "ship");
+                self.fail(order, &message, "ship").await;
                 ShopError::unprocessable(message)
             }
         })
     }
 
-    /// Marks the order failed; if that cannot be stored, the order stays as it was (logged).
-    /// True when this call failed it (not when another request had moved it on). `step` names
-    /// the step that failed (`charge`, `ship`, `settle`), for the log line operators count.
-    pub fn fail(&self, order: &Order, message: &str, step: &str) -> bool {
+    /// Marks the order failed (and its stock due for release, in the same statement), then gives
+    /// the stock back; if the failure cannot be stored, the order stays as it was (logged).
+    /// `step` names the step that failed (`reserve`, `charge`, `ship`, `settle`), for the log
+    /// line operators count. Only the call that failed the order releases its stock: another
+    /// request that failed it first does so itself (or, if it could not, the reconciler does).
+    pub async fn fail(&self, order: &Order, message: &str, step: &str) -> Failed {
         let notice_due = self.audience == Audience::Reconciler;
         let outcome = self.store.mark_failed(&order.order_id, message, notice_due);
         let extra = [
@@ -173,7 +176,35 @@ impl Fulfilment {
             order,
             extra,
         );
-        matches!(outcome, Ok(true))
+        match outcome {
+            Ok(true) => Failed::Now {
+                stock_released: self.release_stock(order).await.is_ok(),
+            },
+            Ok(false) | Err(_) => Failed::NotByThisCall,
+        }
+    }
+
+    /// Gives a failed order's units back to the stock (idempotent: products releases an order
+    /// once) and records that nothing is due any more. On failure the flag stays set and the
+    /// reconciler tries again on its next run.
+    pub async fn release_stock(&self, order: &Order) -> Result<(), ShopError> {
+        let req = inventory::ReleaseRequest {
+            order_id: order.order_id.clone(),
+        };
+        let released = match self.services.inventory.call(inventory::ops::release, &req).await {
+            Ok(released) => released.released,
+            Err(e) => {
+                log("error", "stock not released; the reconciler will retry", order, [("error", json!(e.message))]);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.store.stock_released(&order.order_id) {
+            // Released, but still flagged: the reconciler's release finds nothing held (harmless).
+            log("error", "stock released; the flag could not be cleared", order, [("error", json!(e.message))]);
+            return Err(e);
+        }
+        log("info", "stock released", order, [("held", json!(released))]);
+        Ok(())
     }
 
     /// The reconciler's version of emptying the cart: minutes or hours later the cart may hold a
@@ -262,6 +293,17 @@ fn step_name(step: Step) -> &'static str {
         Step::Charge => "charge",
         Step::Ship => "ship",
     }
+}
+
+/// What came of [`Fulfilment::fail`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// This call failed the order; `stock_released` when its units are back in stock already
+    /// (otherwise the reconciler releases them).
+    Now { stock_released: bool },
+    /// The order had moved on (another request finished or failed it), or the failure could
+    /// not be stored: the order is as it was.
+    NotByThisCall,
 }
 
 /// What came of a failed step.

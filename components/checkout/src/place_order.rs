@@ -1,38 +1,53 @@
 //! Placing an order, idempotently per checkout attempt `(session, attempt_id)`.
 //!
-//! 1. Validate everything first (session, attempt id, email, address, card): 400 with every
-//!    field error, nothing stored, nothing called.
+//! 1. Validate everything first (session, attempt id, email, address, card, currency, expected
+//!    total): 400 with every field error, nothing stored, nothing called.
 //! 2. If the attempt already has an order, pick up where it is (`shop_domain::checkout::resume_from`):
 //!    completed or failed → answer with it (nothing is charged again; a new try is a new attempt);
-//!    pending → resume at the charge; paid → resume at the shipment. The same attempt with
-//!    another email or address → 409.
-//! 3. Otherwise read the cart (empty → 422), price all lines with one catalog call (a SKU no
-//!    longer sold → 409), quote shipping, and total it with shop-domain in integer minor units.
-//! 4. Save the order as `pending` with its lines in one statement. Of two concurrent requests
-//!    for one attempt, one loses on the unique (session, attempt_id) and continues with the
-//!    winner's order as in step 2.
-//! 5. Charge the total with the order id as idempotency key, so no retry can charge twice.
-//!    Declined → order `failed` with the reason, 402. Payment unreachable → the order stays
-//!    `pending`, 503: repeating the attempt resumes here.
-//! 6. Record the transaction (`paid`) and ship with the order id as idempotency key. Shipping
-//!    fails → refund, order `failed`, 503 (carrier unreachable) or 422 (refused). If the refund
-//!    fails too, the order stays `paid` (a charge always has its order) and a repeat resumes at 6.
-//! 7. Record the tracking id (`completed`), then empty the cart and send the confirmation, both
+//!    pending → resume at the reservation; paid → resume at the shipment. The same attempt with
+//!    another email, address, currency or expected total → 409.
+//! 3. Otherwise read the cart (empty → 422) and price all lines with ONE catalog call in the
+//!    order's currency (a SKU no longer sold → 409): each line's unit price is the catalog's
+//!    `display_price` (checked against its `price` and the rates the catalog answered, by
+//!    `shop_domain::exchange`'s rounding rule), the line total is unit price × quantity. Lines
+//!    the catalog already shows short of stock → 409, nothing stored. Quote shipping in the
+//!    order's currency and total it with shop-domain in integer minor units. An `expected_total`
+//!    that is not this total (amount or currency) → 409 "The total changed ...", nothing stored.
+//! 4. Save the order as `pending` with its lines, their catalog prices and the rates in one
+//!    statement. Of two concurrent requests for one attempt, one loses on the unique
+//!    (session, attempt_id) and continues with the winner's order as in step 2.
+//! 5. Reserve the lines' stock at products (`inventory.reserve`, idempotent per order id: a
+//!    resumed order reserves again and gets the same reservation). Short (409) → close the
+//!    payment key (`payment.settle`, so no charge can follow from a concurrent request of the
+//!    same attempt), fail the order with products' message (no notice email: the shopper sees
+//!    it), release, answer 409. Products unreachable → the order stays `pending`, 503.
+//! 6. Charge the total with the order id as idempotency key, so no retry can charge twice.
+//!    Declined → order `failed` with the reason (its stock released), 402. Payment unreachable →
+//!    the order stays `pending`, 503: repeating the attempt resumes at 5.
+//! 7. Record the transaction (`paid`) and ship with the order id as idempotency key. Shipping
+//!    fails → refund, order `failed` (its stock released), 503 (carrier unreachable) or 422
+//!    (refused). If the refund fails too, the order stays `paid` (a charge always has its order)
+//!    and a repeat resumes at 7.
+//! 8. Record the tracking id (`completed`), then empty the cart and send the confirmation, both
 //!    at once. These last two only log their failures: the order is placed (`email_sent` tells,
 //!    and a repeat of the attempt retries the email).
 //!
 //! A status change that finds the order already moved on (a concurrent request for the same
-//! attempt) answers with the order as stored.
+//! attempt) answers with the order as stored. Every order that becomes `failed` gives its stock
+//! back (`Fulfilment::fail`); money is never converted here or later: an order's numbers are
+//! the ones stored with it.
 
 use shop_contract::checkout::PlaceOrderRequest;
-use shop_contract::{carts, catalog, payment, shipping};
-use shop_contract::{CardDetails, ErrorCode, FieldError, Order, OrderLine, OrderStatus, ShopError};
-use shop_spin::wire::{address_from_wire, address_to_wire, card_from_wire, money_to_wire, order_status_from_wire};
+use shop_contract::{carts, catalog, inventory, payment, shipping};
+use shop_contract::{CardDetails, ErrorCode, FieldError, Order, OrderLine, OrderStatus, RateUsed, ShopError};
+use shop_spin::wire::{
+    address_from_wire, address_to_wire, card_from_wire, money_from_wire, money_to_wire, order_status_from_wire,
+};
 use shop_domain::account::AccountId;
 use shop_domain::checkout::{resume_from, Resume, Step};
 use shop_domain::{
-    order, Address, Currency, EmailAddress, IdempotencyKey, Money, OrderId,
-    PricingError, Quantity, SessionId, Sku,
+    order, Address, Currency, EmailAddress, IdempotencyKey, Money, MoneyError, OrderId, PerUsd,
+    PricingError, Quantity, Rates, SessionId, Sku,
 };
 
 use crate::fulfil::{log, Audience, Fulfilment, Recovered};
@@ -47,6 +62,10 @@ struct Checkout {
     address: Address,
     /// Checked here; sent on to payment as typed (payment validates it again).
     card: CardDetails,
+    /// What the shopper pays in.
+    currency: Currency,
+    /// The total the shopper saw and confirmed, if the caller sent it.
+    expected_total: Option<Money>,
 }
 
 /// One request placing an order: the validated input and what it works with.
@@ -85,15 +104,37 @@ fn validate(req: PlaceOrderRequest) -> Result<Checkout, ShopError> {
         .ok();
     let address = address_from_wire(req.address, "address.", &mut errors);
     let card_ok = card_from_wire(&req.card, &mut errors).is_some();
-    match (session, account, attempt, email, address) {
-        (Some(session), Some(account), Some(attempt), Some(email), Some(address)) if card_ok => Ok(Checkout {
-            session,
-            account,
-            attempt,
-            email,
-            address,
-            card: req.card,
-        }),
+    let currency = Currency::parse(&req.currency)
+        .map_err(|e| errors.push(FieldError::new("currency", e.to_string())))
+        .ok();
+    let expected_total = match &req.expected_total {
+        None => Some(None),
+        Some(wire) => money_from_wire(wire)
+            .map_err(|e| {
+                let field = match e {
+                    MoneyError::UnsupportedCurrency => "expected_total.currency",
+                    _ => "expected_total.minor",
+                };
+                errors.push(FieldError::new(field, e.to_string()));
+            })
+            .ok()
+            .map(Some),
+    };
+    match (session, account, attempt, email, address, currency, expected_total) {
+        (Some(session), Some(account), Some(attempt), Some(email), Some(address), Some(currency), Some(expected_total))
+            if card_ok =>
+        {
+            Ok(Checkout {
+                session,
+                account,
+                attempt,
+                email,
+                address,
+                card: req.card,
+                currency,
+                expected_total,
+            })
+        }
         _ => Err(ShopError::invalid_fields(errors)),
     }
 }
@@ -108,8 +149,11 @@ impl PlaceOrder {
         else {
             return Ok(None);
         };
+        let expected = self.checkout.expected_total.map(money_to_wire);
         if order.email != self.checkout.email.as_str()
             || order.address != address_to_wire(&self.checkout.address)
+            || order.total.currency != self.checkout.currency.code()
+            || expected.is_some_and(|expected| expected != order.total)
         {
             return Err(ShopError::conflict(
                 "This checkout was already used to place an order with other details; reload the checkout page and try again",
@@ -120,7 +164,12 @@ impl PlaceOrder {
 
     /// Steps 3 and 4: price the cart and save the order as pending.
     async fn create_order(&self) -> Result<Order, ShopError> {
-        let (lines, totals) = self.price_cart().await?;
+        let Priced { lines, totals, rates } = self.price_cart().await?;
+        if let Some(expected) = self.checkout.expected_total {
+            if expected != totals.total() {
+                return Err(total_changed(totals.total(), expected));
+            }
+        }
         let order = Order {
             order_id: new_order_id().to_string(),
             session: self.session().to_string(),
@@ -137,6 +186,7 @@ impl PlaceOrder {
             failure: None,
             created_at: String::new(),
             email_sent: false,
+            rates,
         };
         if let Some(created_at) = self.fulfil.store.insert_pending(&order, self.checkout.attempt.as_str())? {
             log("info", "order created", &order, []);
@@ -148,8 +198,8 @@ impl PlaceOrder {
         })
     }
 
-    /// Step 3: the cart's lines at catalog prices, and the order totals.
-    async fn price_cart(&self) -> Result<(Vec<OrderLine>, shop_domain::OrderTotals), ShopError> {
+    /// Step 3: the cart's lines at catalog prices in the order's currency, and the order totals.
+    async fn price_cart(&self) -> Result<Priced, ShopError> {
         let cart_ref = carts::CartRef {
             session: self.session().to_string(),
         };
@@ -162,6 +212,7 @@ impl PlaceOrder {
         if cart.lines.is_empty() {
             return Err(ShopError::unprocessable("Your cart is empty"));
         }
+        let currency = self.checkout.currency;
         let skus = cart.lines.iter().map(|l| l.sku.clone()).collect();
         let found = self
             .fulfil
@@ -169,19 +220,30 @@ impl PlaceOrder {
             .products
             .call(
                 catalog::ops::get_products,
-                &catalog::GetProductsRequest { skus },
+                &catalog::GetProductsRequest {
+                    skus,
+                    currency: Some(currency.code().to_string()),
+                    recommendations: 0,
+                },
             )
             .await?;
+        let rates = rates_from_catalog(&found.rates)?;
 
         let mut priced = Vec::with_capacity(cart.lines.len());
         let mut missing = Vec::new();
+        let mut short = Vec::new();
         for line in &cart.lines {
             match found
                 .products
                 .iter()
                 .find(|p| p.sku.trim().eq_ignore_ascii_case(line.sku.trim()))
             {
-                Some(product) => priced.push((domain_line(product, line)?, product.image.clone())),
+                Some(product) => {
+                    if product.stock < line.quantity {
+                        short.push(product);
+                    }
+                    priced.push(price_line(product, line, currency, &rates)?);
+                }
                 None => missing.push(line.sku.clone()),
             }
         }
@@ -191,12 +253,11 @@ impl PlaceOrder {
                 missing.join(", ")
             )));
         }
+        if !short.is_empty() {
+            return Err(short_of_stock(&short));
+        }
         let domain_lines: Vec<shop_domain::OrderLine> =
-            priced.iter().map(|(l, _)| l.clone()).collect();
-        let currency = domain_lines
-            .first()
-            .map(|l| l.unit_price.currency())
-            .ok_or_else(|| ShopError::unprocessable("Your cart is empty"))?;
+            priced.iter().map(|l| l.line.clone()).collect();
         let shipping = self
             .quote_shipping(order::item_count(&domain_lines), currency)
             .await?;
@@ -206,7 +267,7 @@ impl PlaceOrder {
         })?;
         let lines = priced
             .into_iter()
-            .map(|(line, image)| {
+            .map(|PricedLine { line, catalog_unit_price, image }| {
                 let line_total = line
                     .line_total()
                     .map_err(|_| ShopError::unprocessable("Order total is too large"))?;
@@ -217,10 +278,15 @@ impl PlaceOrder {
                     unit_price: money_to_wire(line.unit_price),
                     quantity: line.quantity.get(),
                     line_total: money_to_wire(line_total),
+                    catalog_unit_price: money_to_wire(catalog_unit_price),
                 })
             })
             .collect::<Result<Vec<_>, ShopError>>()?;
-        Ok((lines, totals))
+        Ok(Priced {
+            lines,
+            totals,
+            rates: found.rates,
+        })
     }
 
     async fn quote_shipping(
@@ -252,7 +318,7 @@ impl PlaceOrder {
             })
     }
 
-    /// Steps 5 to 7, from wherever the order is.
+    /// Steps 5 to 8, from wherever the order is.
     /// Step 2, for an unfinished order: take it over from the reconciler's lease (or wait for
     /// it), and finish a refund that was started rather than ship.
     async fn resume(&self, order: Order) -> Result<Order, ShopError> {
@@ -269,6 +335,9 @@ impl PlaceOrder {
     }
 
     async fn continue_order(&self, mut order: Order) -> Result<Order, ShopError> {
+        if resume_from(order_status_from_wire(order.status)) == Resume::Charge {
+            order = self.reserve(order).await?;
+        }
         if resume_from(order_status_from_wire(order.status)) == Resume::Charge {
             order = self.charge(order).await?;
         }
@@ -294,7 +363,87 @@ impl PlaceOrder {
         Ok(futures::join!(empty_cart, confirmation).1)
     }
 
-    /// Step 5: charge the total, once per order.
+    /// Step 5: hold the order's units at products, once per order (a repeat with the same
+    /// order id answers the same reservation and takes nothing more).
+    async fn reserve(&self, order: Order) -> Result<Order, ShopError> {
+        let req = inventory::ReserveRequest {
+            order_id: order.order_id.clone(),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| inventory::StockLine {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+        };
+        match self.fulfil.services.inventory.call(inventory::ops::reserve, &req).await {
+            Ok(_) => Ok(order),
+            // A definite "no" about this order: short of stock (409), or lines products refuses.
+            Err(e) if matches!(e.code, ErrorCode::Conflict | ErrorCode::Unprocessable | ErrorCode::BadRequest) => {
+                self.refused_reservation(order, e).await
+            }
+            // Unreachable, broken or not (yet) serving reservations: whether the units are held
+            // is unknown; the order stays pending (a repeat reserves again, idempotently; the
+            // reconciler fails it and releases whatever is held).
+            Err(e) => {
+                log("error", "stock not reserved", &order, [("error", serde_json::json!(e.message))]);
+                Err(ShopError::unavailable(
+                    "We couldn't reserve your items right now. Please try again in a moment; nothing was charged",
+                ))
+            }
+        }
+    }
+
+    /// Products refused to hold the order's units. Before the order is failed, its payment key
+    /// is closed (`payment.settle`): a concurrent request of the same attempt that did get the
+    /// reservation may be about to charge, and a failed order must never be charged. Should
+    /// that request have charged already, the order goes on with its charge instead.
+    async fn refused_reservation(&self, order: Order, refusal: ShopError) -> Result<Order, ShopError> {
+        let req = payment::SettleRequest {
+            idempotency_key: order.order_id.clone(),
+        };
+        match self.fulfil.services.payment.call(payment::ops::settle, &req).await {
+            Ok(payment::Settlement { charged: None }) => {
+                self.fulfil.fail(&order, &refusal.message, "reserve").await;
+                let code = if refusal.code == ErrorCode::Conflict {
+                    ErrorCode::Conflict
+                } else {
+                    ErrorCode::Unprocessable
+                };
+                Err(ShopError {
+                    code,
+                    message: refusal.message,
+                    fields: refusal.fields,
+                })
+            }
+            Ok(payment::Settlement { charged: Some(receipt) }) => {
+                log("info", "reservation refused, but the order was charged meanwhile: going on", &order, []);
+                self.record_charge(order, receipt)
+            }
+            Err(e) => {
+                log("error", "reservation refused; payment could not be settled", &order, [("error", serde_json::json!(e.message))]);
+                Err(ShopError::unavailable(
+                    "We couldn't confirm your order right now. Please try again in a moment; nothing was charged",
+                ))
+            }
+        }
+    }
+
+    /// The order is paid with `receipt`'s charge (or, when another request recorded it first,
+    /// as stored).
+    fn record_charge(&self, order: Order, receipt: payment::Receipt) -> Result<Order, ShopError> {
+        if !self.fulfil.store.mark_paid(&order.order_id, &receipt.transaction_id)? {
+            return self.reload(&order.order_id);
+        }
+        Ok(Order {
+            status: OrderStatus::Paid,
+            transaction_id: Some(receipt.transaction_id),
+            ..order
+        })
+    }
+
+    /// Step 6: charge the total, once per order.
     async fn charge(&self, order: Order) -> Result<Order, ShopError> {
         let req = payment::ChargeRequest {
             idempotency_key: order.order_id.clone(),
@@ -302,24 +451,12 @@ impl PlaceOrder {
             card: self.checkout.card.clone(),
         };
         match self.fulfil.services.payment.call(payment::ops::charge, &req).await {
-            Ok(receipt) => {
-                if !self
-                    .fulfil
-                    .store
-                    .mark_paid(&order.order_id, &receipt.transaction_id)?
-                {
-                    return self.reload(&order.order_id);
-                }
-                Ok(Order {
-                    status: OrderStatus::Paid,
-                    transaction_id: Some(receipt.transaction_id),
-                    ..order
-                })
-            }
-            // Payment refuses a key the reconciler closed (it found no charge and cancelled).
+            Ok(receipt) => self.record_charge(order, receipt),
+            // Payment refuses a key the reconciler closed (it found no charge and cancelled), or
+            // another request of this attempt closed when its reservation was refused.
             Err(e) if e.code == ErrorCode::Conflict => {
                 let reason = "This order was cancelled while we were confirming your payment";
-                self.fulfil.fail(&order, reason, "charge");
+                self.fulfil.fail(&order, reason, "charge").await;
                 Err(ShopError::unprocessable(format!(
                     "{reason}. Nothing was charged: please place your order again"
                 )))
@@ -340,28 +477,273 @@ impl PlaceOrder {
     }
 }
 
-/// A cart line at the product's catalog price. Upstream data that breaks the rules is a bug (500).
-fn domain_line(
+/// What step 3 makes of the cart: the order's lines, its totals, and the rates the catalog
+/// converted with.
+struct Priced {
+    lines: Vec<OrderLine>,
+    totals: shop_domain::OrderTotals,
+    rates: Vec<RateUsed>,
+}
+
+/// A cart line priced in the order's currency, with the catalog price it was converted from.
+struct PricedLine {
+    line: shop_domain::OrderLine,
+    catalog_unit_price: Money,
+    image: String,
+}
+
+/// The rates the catalog answered, checked. USD's rate is 1 by definition (a stated 1 is
+/// accepted and skipped). Upstream data that breaks the rules is a bug (500).
+fn rates_from_catalog(rates: &[RateUsed]) -> Result<Rates, ShopError> {
+    let mut table = Vec::with_capacity(rates.len());
+    for rate in rates {
+        let currency = Currency::parse(&rate.currency).map_err(|e| {
+            ShopError::internal(format!("the catalog answered a rate of an invalid currency: {e}"))
+        })?;
+        let per_usd = PerUsd::parse(&rate.per_usd).map_err(|e| {
+            ShopError::internal(format!("the catalog answered an invalid rate for {currency}: {e}"))
+        })?;
+        match currency {
+            Currency::Usd if per_usd == PerUsd::ONE => {}
+            Currency::Usd => return Err(ShopError::internal("the catalog answered a USD rate other than 1")),
+            _ => table.push((currency, per_usd)),
+        }
+    }
+    Rates::new(table).map_err(|e| ShopError::internal(format!("the catalog answered invalid rates: {e}")))
+}
+
+/// A cart line at the product's price in the order's currency. The catalog converts; its
+/// `display_price` must be its `price` converted by the rates it answered (the domain's rounding
+/// rule), so that the rates stored with the order explain every number on it. Upstream data
+/// that breaks the rules is a bug (500).
+fn price_line(
     product: &shop_contract::Product,
     line: &carts::CartLine,
-) -> Result<shop_domain::OrderLine, ShopError> {
-    let unit_price = Currency::parse(&product.price.currency)
-        .and_then(|c| Money::new(product.price.minor, c))
-        .map_err(|e| {
-            ShopError::internal(format!("product {} has an invalid price: {e}", product.sku))
-        })?;
-    Ok(shop_domain::OrderLine {
-        sku: Sku::parse(&product.sku)
-            .map_err(|e| ShopError::internal(format!("invalid SKU from the catalog: {e}")))?,
-        name: product.name.clone(),
-        unit_price,
-        quantity: Quantity::new(line.quantity)
-            .map_err(|e| ShopError::internal(format!("invalid quantity in the cart: {e}")))?,
+    currency: Currency,
+    rates: &Rates,
+) -> Result<PricedLine, ShopError> {
+    let invalid = |what: &str, e: &dyn std::fmt::Display| {
+        ShopError::internal(format!("product {} has an invalid {what}: {e}", product.sku))
+    };
+    let catalog_unit_price = money_from_wire(&product.price).map_err(|e| invalid("price", &e))?;
+    let unit_price = money_from_wire(&product.display_price).map_err(|e| invalid("display price", &e))?;
+    if unit_price.currency() != currency {
+        return Err(ShopError::internal(format!(
+            "the catalog priced {} in {} when asked for {currency}",
+            product.sku,
+            unit_price.currency()
+        )));
+    }
+    let converted = rates.convert(catalog_unit_price, currency).map_err(|e| invalid("conversion", &e))?;
+    if converted != unit_price {
+        shop_spin::log::error(&format!(
+            "the catalog's price of {} in {currency} is {}, but its rates make {} of {}",
+            product.sku,
+            unit_price.format(),
+            converted.format(),
+            catalog_unit_price.format()
+        ));
+        return Err(ShopError::internal("The catalog answered a price that does not match its exchange rate"));
+    }
+    Ok(PricedLine {
+        line: shop_domain::OrderLine {
+            sku: Sku::parse(&product.sku)
+                .map_err(|e| ShopError::internal(format!("invalid SKU from the catalog: {e}")))?,
+            name: product.name.clone(),
+            unit_price,
+            quantity: Quantity::new(line.quantity)
+                .map_err(|e| ShopError::internal(format!("invalid quantity in the cart: {e}")))?,
+        },
+        catalog_unit_price,
+        image: product.image.clone(),
     })
+}
+
+/// 409 when the order would cost another amount (or be in another currency) than the shopper
+/// confirmed: a price or an exchange rate moved since the checkout page was shown.
+fn total_changed(now: Money, expected: Money) -> ShopError {
+    ShopError::conflict(format!(
+        "The total changed since you opened checkout (prices or exchange rates moved): it is now {}, not {}. \
+         Please review your order and confirm again.",
+        now.format(),
+        expected.format()
+    ))
+}
+
+/// 409 naming each line the catalog shows short of stock, worded as products' reservation
+/// refusal: "Sold out: Stoneware Coffee Mug; Only 2 left of Linen Apron", a field error per line.
+fn short_of_stock(short: &[&shop_contract::Product]) -> ShopError {
+    let mut messages = Vec::with_capacity(short.len());
+    let mut fields = Vec::with_capacity(short.len());
+    for product in short {
+        let message = match product.stock {
+            0 => format!("Sold out: {}", product.name),
+            n => format!("Only {n} left of {}", product.name),
+        };
+        fields.push(FieldError::new(format!("lines.{}", product.sku), message.clone()));
+        messages.push(message);
+    }
+    ShopError {
+        code: ErrorCode::Conflict,
+        message: messages.join("; "),
+        fields,
+    }
 }
 
 fn new_order_id() -> OrderId {
     let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
     // XOR mixes away the UUID's fixed version bits, leaving 64 random bits for the 60 used.
     OrderId::from_random((high ^ low).to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shop_contract::{Address as WireAddress, Money as WireMoney, Product};
+
+    fn wire(minor: i64, currency: &str) -> WireMoney {
+        WireMoney { minor, currency: currency.into() }
+    }
+
+    fn money(minor: i64, currency: Currency) -> Money {
+        Money::new(minor, currency).unwrap()
+    }
+
+    fn request() -> PlaceOrderRequest {
+        PlaceOrderRequest {
+            session: "0123456789abcdef0123456789abcdef".into(),
+            account_id: None,
+            attempt_id: "attempt-1".into(),
+            email: "ada@example.com".into(),
+            address: WireAddress {
+                name: "Ada Lovelace".into(),
+                street: "12 Analytical Row".into(),
+                city: "London".into(),
+                postal_code: "N1 9GU".into(),
+                country: "GB".into(),
+            },
+            card: CardDetails {
+                number: "4242424242424242".into(),
+                expiry_month: 12,
+                expiry_year: 2035,
+                cvv: "123".into(),
+            },
+            currency: "jpy".into(),
+            expected_total: None,
+        }
+    }
+
+    fn rate(currency: &str, per_usd: &str) -> RateUsed {
+        RateUsed { currency: currency.into(), per_usd: per_usd.into(), valid_from: "2026-01-01T00:00:00Z".into() }
+    }
+
+    fn product(price: WireMoney, display_price: WireMoney, stock: u32) -> Product {
+        Product {
+            sku: "KIT-MUG-TEAL".into(),
+            name: "Stoneware Coffee Mug".into(),
+            description: "A mug.".into(),
+            price,
+            display_price,
+            category: "kitchen".into(),
+            image: "mug".into(),
+            stock,
+        }
+    }
+
+    fn cart_line(quantity: u32) -> carts::CartLine {
+        carts::CartLine { sku: "KIT-MUG-TEAL".into(), quantity }
+    }
+
+    fn fields(e: &ShopError) -> Vec<&str> {
+        e.fields.iter().map(|f| f.field.as_str()).collect()
+    }
+
+    #[test]
+    fn currency_and_expected_total_are_validated_with_the_other_fields() {
+        let ok = validate(PlaceOrderRequest { expected_total: Some(wire(3023, "JPY")), ..request() }).unwrap();
+        assert_eq!(ok.currency, Currency::Jpy);
+        assert_eq!(ok.expected_total, Some(money(3023, Currency::Jpy)));
+        assert_eq!(validate(request()).unwrap().expected_total, None);
+
+        let bad = validate(PlaceOrderRequest {
+            email: "nope".into(),
+            currency: "XXX".into(),
+            expected_total: Some(wire(100, "DOGE")),
+            ..request()
+        })
+        .err().unwrap();
+        assert_eq!(bad.code, ErrorCode::BadRequest);
+        assert_eq!(fields(&bad), ["email", "currency", "expected_total.currency"]);
+        let currency = bad.fields.iter().find(|f| f.field == "currency").unwrap();
+        assert_eq!(currency.message, "Currency must be one of USD, EUR, GBP, JPY, CAD, CHF or KWD");
+
+        let negative = validate(PlaceOrderRequest { expected_total: Some(wire(-1, "JPY")), ..request() }).err().unwrap();
+        assert_eq!(fields(&negative), ["expected_total.minor"]);
+        assert_eq!(negative.message, "Amount can't be negative");
+        let blank = validate(PlaceOrderRequest { currency: String::new(), ..request() }).err().unwrap();
+        assert_eq!(fields(&blank), ["currency"]);
+    }
+
+    #[test]
+    fn a_line_is_priced_at_the_catalogs_converted_price_and_keeps_the_catalog_price() {
+        let rates = rates_from_catalog(&[rate("JPY", "151.250000"), rate("KWD", "0.3075")]).unwrap();
+        // 19.99 × 151.25 = 3023.4875 → ¥3,023; 19.99 × 0.3075 = 6.146925 → KWD 6.147
+        let mug = product(wire(1999, "USD"), wire(3023, "JPY"), 10);
+        let priced = price_line(&mug, &cart_line(3), Currency::Jpy, &rates).unwrap();
+        assert_eq!(priced.line.unit_price, money(3023, Currency::Jpy));
+        assert_eq!(priced.line.line_total(), Ok(money(9069, Currency::Jpy)));
+        assert_eq!(priced.catalog_unit_price, money(1999, Currency::Usd));
+        let mug = product(wire(1999, "USD"), wire(6147, "KWD"), 10);
+        let priced = price_line(&mug, &cart_line(2), Currency::Kwd, &rates).unwrap();
+        assert_eq!(priced.line.line_total(), Ok(money(12_294, Currency::Kwd)));
+        // Same currency: no rate needed.
+        let mug = product(wire(1999, "USD"), wire(1999, "USD"), 10);
+        assert!(price_line(&mug, &cart_line(1), Currency::Usd, &Rates::default()).is_ok());
+    }
+
+    #[test]
+    fn a_catalog_price_that_its_rates_do_not_explain_is_refused() {
+        let rates = rates_from_catalog(&[rate("JPY", "151.25")]).unwrap();
+        for (display, currency) in [(wire(3024, "JPY"), Currency::Jpy), (wire(3023, "JPY"), Currency::Eur), (wire(1999, "USD"), Currency::Jpy)] {
+            let mug = product(wire(1999, "USD"), display, 10);
+            let e = price_line(&mug, &cart_line(1), currency, &rates).err().unwrap();
+            assert_eq!(e.code, ErrorCode::Internal, "{e:?}");
+        }
+        // No rate answered for the currency converted to.
+        let mug = product(wire(1999, "USD"), wire(1842, "EUR"), 10);
+        assert_eq!(price_line(&mug, &cart_line(1), Currency::Eur, &rates).err().unwrap().code, ErrorCode::Internal);
+    }
+
+    #[test]
+    fn the_catalogs_rates_are_checked() {
+        assert!(rates_from_catalog(&[]).is_ok());
+        let with_usd = rates_from_catalog(&[rate("USD", "1"), rate("EUR", "0.92")]).unwrap();
+        assert_eq!(with_usd.per_usd(Currency::Eur), Ok(PerUsd::parse("0.92").unwrap()));
+        for bad in [rate("USD", "2"), rate("XXX", "1"), rate("EUR", "0.92e0"), rate("EUR", "0")] {
+            assert_eq!(rates_from_catalog(&[bad]).err().unwrap().code, ErrorCode::Internal);
+        }
+    }
+
+    #[test]
+    fn short_lines_are_named_like_the_reservation_refusal() {
+        let sold_out = product(wire(1999, "USD"), wire(1999, "USD"), 0);
+        let low = Product { sku: "HOM-APRON-LINEN".into(), name: "Linen Apron".into(), ..product(wire(2500, "USD"), wire(2500, "USD"), 2) };
+        let e = short_of_stock(&[&sold_out, &low]);
+        assert_eq!(e.code, ErrorCode::Conflict);
+        assert_eq!(e.message, "Sold out: Stoneware Coffee Mug; Only 2 left of Linen Apron");
+        assert_eq!(fields(&e), ["lines.KIT-MUG-TEAL", "lines.HOM-APRON-LINEN"]);
+    }
+
+    #[test]
+    fn a_changed_total_is_a_conflict_naming_both_totals() {
+        let e = total_changed(money(2140, Currency::Eur), money(2138, Currency::Eur));
+        assert_eq!(e.code, ErrorCode::Conflict);
+        assert_eq!(
+            e.message,
+            "The total changed since you opened checkout (prices or exchange rates moved): it is now €21.40, not €21.38. \
+             Please review your order and confirm again."
+        );
+        let e = total_changed(money(3023, Currency::Jpy), money(6147, Currency::Kwd));
+        assert!(e.message.contains("it is now ¥3,023, not KWD\u{a0}6.147."), "{}", e.message);
+    }
 }

@@ -9,6 +9,10 @@
 //!   was started is only ever refunded and failed.
 //! - completed, or failed by the reconciler → take the ordered items out of the cart (completed)
 //!   and send the one final email: the confirmation, or the failure notice.
+//! - failed with its stock still held (`stock_release_due`: the request that failed it could not
+//!   release it) → release it at products (idempotent). Every order the reconciler fails has its
+//!   stock released at once, too: a pending order that never completes is how reserved stock
+//!   comes back (there is no clock-based release in products).
 //!
 //! Safe with shoppers retrying the same attempt and with other reconcilers: orders are taken
 //! after a grace period under a lease (claimed with `FOR UPDATE SKIP LOCKED`; a shopper's request
@@ -26,8 +30,8 @@ use shop_domain::checkout::{
 };
 use shop_spin::wire::order_status_from_wire;
 
-use crate::fulfil::{log, Audience, Fulfilment};
-use crate::store::Claim;
+use crate::fulfil::{log, Audience, Failed, Fulfilment};
+use crate::store::{Claim, Claimed};
 
 /// How long a reconciler holds an order it took: longer than its slowest path (settle, ship,
 /// refund and email, all inside the run's budget below).
@@ -49,7 +53,7 @@ pub async fn reconcile(authorization: Option<&str>, req: ReconcileRequest) -> Re
     shop_spin::serve::limit_request_budget(RUN_BUDGET);
     let run = Fulfilment::open(Audience::Reconciler)?;
     let lease = format!("reconciler:{}", uuid::Uuid::new_v4().simple());
-    let (taken, refunding) = run.store.claim_unfinished(&Claim {
+    let Claimed { orders: taken, refunding, release_due } = run.store.claim_unfinished(&Claim {
         grace_seconds: req.grace_seconds,
         limit: req.limit,
         lease_seconds: LEASE_SECONDS,
@@ -71,7 +75,7 @@ pub async fn reconcile(authorization: Option<&str>, req: ReconcileRequest) -> Re
         let (after, action) = if shop_spin::serve::request_budget_left() < ORDER_RESERVE {
             (order, "deferred to the next run (this run's time is up)".to_string())
         } else {
-            drive(&run, order, refunding.contains(&order_id)).await
+            drive(&run, order, refunding.contains(&order_id), release_due.contains(&order_id)).await
         };
         match after.status {
             OrderStatus::Pending | OrderStatus::Paid => report.unfinished += 1,
@@ -130,9 +134,20 @@ fn validate(req: &ReconcileRequest) -> Result<(), ShopError> {
 }
 
 /// Takes one order as far as it can go now; returns it as stored and what was done, in words.
-async fn drive(run: &Fulfilment, order: Order, refund_started: bool) -> (Order, String) {
+async fn drive(run: &Fulfilment, order: Order, refund_started: bool, release_due: bool) -> (Order, String) {
     let email_owed = !order.email_sent;
-    match step_for(order_status_from_wire(order.status), email_owed) {
+    let step = step_for(order_status_from_wire(order.status), email_owed);
+    if release_due && order.status == OrderStatus::Failed {
+        let released = match run.release_stock(&order).await {
+            Ok(()) => "stock released".to_string(),
+            Err(e) => format!("stock release failed, kept for the next run: {}", e.message),
+        };
+        return match step {
+            Reconcile::Email => email(run, order, &format!("failed; {released}")).await,
+            _ => (order, released),
+        };
+    }
+    match step {
         Reconcile::Settle => settle(run, order).await,
         Reconcile::Ship if refund_started => refund(run, order).await,
         Reconcile::Ship => ship(run, order, "charged").await,
@@ -159,16 +174,20 @@ async fn settle(run: &Fulfilment, order: Order) -> (Order, String) {
             Ok(false) => as_stored(run, order, "charge found; not recorded"),
             Err(e) => (order, format!("charge found; not recorded: {}", e.message)),
         },
-        Ok(payment::Settlement { charged: None }) => {
-            if run.fail(&order, NOT_CHARGED, "settle") {
+        Ok(payment::Settlement { charged: None }) => match run.fail(&order, NOT_CHARGED, "settle").await {
+            Failed::Now { stock_released } => {
+                let so_far = if stock_released {
+                    "no charge: failed, stock released"
+                } else {
+                    "no charge: failed, stock release kept for the next run"
+                };
                 match run.reload(&order.order_id) {
-                    Ok(now) => email(run, now, "no charge: failed").await,
-                    Err(e) => (order, format!("no charge: failed; {}", e.message)),
+                    Ok(now) => email(run, now, so_far).await,
+                    Err(e) => (order, format!("{so_far}; {}", e.message)),
                 }
-            } else {
-                as_stored(run, order, "no charge; not recorded")
             }
-        }
+            Failed::NotByThisCall => as_stored(run, order, "no charge; not recorded"),
+        },
         Err(e) => (order, format!("payment unavailable: {}", e.message)),
     }
 }

@@ -4,6 +4,9 @@ use shop_spin::rpc::Upstream;
 
 pub struct Services {
     pub products: Upstream,
+    /// Products' stock reservations (`/api/inventory/...`), served where the catalog is
+    /// (`products_url`).
+    pub inventory: Upstream,
     pub carts: Upstream,
     pub payment: Upstream,
     pub shipping: Upstream,
@@ -14,6 +17,7 @@ impl Services {
     pub fn from_config() -> Result<Self, ShopError> {
         Ok(Services {
             products: Upstream::from_config("products")?,
+            inventory: Upstream::from_config("products")?,
             carts: Upstream::from_config("carts")?,
             payment: Upstream::from_config("payment")?,
             shipping: Upstream::from_config("shipping")?,

@@ -2,7 +2,7 @@
 //!
 //! Status changes are conditional (`WHERE status = ...`) and report whether they happened, so
 //! two requests working on one order can never move it backwards.
-use shop_contract::{Address, MigrationReport, Money, Order, OrderLine, OrderStatus, ShopError};
+use shop_contract::{Address, MigrationReport, Money, Order, OrderLine, OrderStatus, RateUsed, ShopError};
 use shop_domain::{OrderCursor, OrderId, OrderPageSize};
 use shop_spin::store::{column, migrate, pg_error, read, read_one_row, Migration};
 use spin_sdk::pg4::{Connection, ParameterValue as P, Row};
@@ -23,6 +23,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "accounts",
         sql: include_str!("../migrations/0003_accounts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "currencies_and_stock",
+        sql: include_str!("../migrations/0004_currencies_and_stock.sql"),
+    },
 ];
 
 /// `created_at` as RFC 3339 text (Spin cannot read `timestamptz`).
@@ -36,7 +41,7 @@ macro_rules! created_at_text {
 const ORDER_COLUMNS: &str = concat!(
     r#"order_id, session, account_id, status, email, ship_name, ship_street, ship_city,
     ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor,
-    transaction_id, tracking_id, failure, email_sent, "#,
+    transaction_id, tracking_id, failure, email_sent, rates, "#,
     created_at_text!(),
     " AS created_at"
 );
@@ -71,6 +76,15 @@ pub struct Claim<'a> {
     pub lease_seconds: u32,
     pub lease: &'a str,
     pub max_age_seconds: u32,
+}
+
+/// The orders a reconciler run took, and what it must know about them beyond the order itself.
+pub struct Claimed {
+    pub orders: Vec<Order>,
+    /// Ids of the paid orders whose refund was started (they are only ever refunded and failed).
+    pub refunding: Vec<String>,
+    /// Ids of the failed orders whose stock has not been released yet.
+    pub release_due: Vec<String>,
 }
 
 pub struct Store {
@@ -176,16 +190,20 @@ impl Store {
             "WITH new_order AS ( \
                 INSERT INTO orders (order_id, session, attempt_id, status, email, ship_name, ship_street, \
                     ship_city, ship_postal_code, ship_country, currency, subtotal_minor, shipping_minor, total_minor, \
-                    reconcile_lease, reconcile_lease_until, account_id) \
+                    reconcile_lease, reconcile_lease_until, account_id, rates) \
                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                    'shopper', now() + interval '60 seconds', $21::text) \
+                    'shopper', now() + interval '60 seconds', $21::text, $24) \
                 ON CONFLICT (session, attempt_id) DO NOTHING \
                 RETURNING order_id, created_at), \
             new_lines AS ( \
-                INSERT INTO order_lines (order_id, line_no, sku, name, image, unit_price_minor, quantity, line_total_minor) \
-                SELECT new_order.order_id, l.line_no, l.sku, l.name, l.image, l.unit_price_minor, l.quantity, l.line_total_minor \
-                FROM new_order, unnest($14::int4[], $15::text[], $16::text[], $17::text[], $18::int8[], $19::int4[], $20::int8[]) \
-                    AS l(line_no, sku, name, image, unit_price_minor, quantity, line_total_minor)) \
+                INSERT INTO order_lines (order_id, line_no, sku, name, image, unit_price_minor, quantity, line_total_minor, \
+                    catalog_unit_price_minor, catalog_currency) \
+                SELECT new_order.order_id, l.line_no, l.sku, l.name, l.image, l.unit_price_minor, l.quantity, l.line_total_minor, \
+                    l.catalog_unit_price_minor, l.catalog_currency \
+                FROM new_order, unnest($14::int4[], $15::text[], $16::text[], $17::text[], $18::int8[], $19::int4[], $20::int8[], \
+                        $22::int8[], $23::text[]) \
+                    AS l(line_no, sku, name, image, unit_price_minor, quantity, line_total_minor, \
+                        catalog_unit_price_minor, catalog_currency)) \
             SELECT (SELECT ",
             created_at_text!(),
             " FROM new_order) AS created_at"
@@ -227,6 +245,9 @@ impl Store {
             P::ArrayInt32(quantities),
             P::ArrayInt64(lines.iter().map(|l| Some(l.line_total.minor)).collect()),
             order.account_id.clone().map_or(P::DbNull, P::Str),
+            P::ArrayInt64(lines.iter().map(|l| Some(l.catalog_unit_price.minor)).collect()),
+            strs(|l| &l.catalog_unit_price.currency),
+            P::Str(rates_to_text(&order.rates)?),
         ];
         // Always one row (a scalar subquery: see `read_one_row`); NULL when the attempt's order
         // already existed.
@@ -255,11 +276,25 @@ impl Store {
 
     /// pending or paid → failed, with the reason in words for the shopper; `notice_due` when
     /// the shopper is not there to see it (the reconciler), so that a failure notice is sent.
+    /// The same statement marks the order's stock as due for release: whoever failed it then
+    /// releases it and calls [`Store::stock_released`]; if that never happens, the reconciler
+    /// finds the flag.
     pub fn mark_failed(&self, order_id: &str, failure: &str, notice_due: bool) -> Result<bool, ShopError> {
         self.update(
-            "UPDATE orders SET status = 'failed', failure = $2, notice_due = $3, updated_at = now() \
+            "UPDATE orders SET status = 'failed', failure = $2, notice_due = $3, stock_release_due = true, \
+                 updated_at = now() \
              WHERE order_id = $1 AND status IN ('pending', 'paid')",
             &[P::Str(order_id.into()), P::Str(failure.into()), P::Boolean(notice_due)],
+        )
+    }
+
+    /// Products gave a failed order's units back: nothing is due any more. `updated_at` stays
+    /// (the reconciler's grace period is about the order's progress).
+    pub fn stock_released(&self, order_id: &str) -> Result<bool, ShopError> {
+        self.update(
+            "UPDATE orders SET stock_release_due = false \
+             WHERE order_id = $1 AND status = 'failed' AND stock_release_due",
+            &[P::Str(order_id.into())],
         )
     }
 
@@ -300,11 +335,11 @@ impl Store {
 
     /// Takes up to `limit` orders that need the reconciler and were left alone for `grace_seconds`:
     /// pending or paid (created within `max_age_seconds`: older ones are left to an operator),
-    /// completed without their confirmation, or failed with a notice due. Each is leased to
+    /// completed without their confirmation, failed with a notice due, or failed with their
+    /// stock still held (of any age: giving units back is always safe). Each is leased to
     /// `lease` for `lease_seconds` in the same statement; orders another reconciler has locked,
     /// or anyone holds a live lease on, are skipped. The least recently tried come first.
-    /// Returns the orders and the ids of those whose refund was started.
-    pub fn claim_unfinished(&self, claim: &Claim<'_>) -> Result<(Vec<Order>, Vec<String>), ShopError> {
+    pub fn claim_unfinished(&self, claim: &Claim<'_>) -> Result<Claimed, ShopError> {
         let sql = "WITH claimed AS ( \
                 UPDATE orders SET reconcile_lease = $4, reconcile_lease_until = now() + make_interval(secs => $3::int4) \
                 WHERE order_id IN ( \
@@ -313,12 +348,14 @@ impl Store {
                       AND (reconcile_lease_until IS NULL OR reconcile_lease_until < now()) \
                       AND ((status IN ('pending', 'paid') AND created_at > now() - make_interval(secs => $5::int4)) \
                            OR (status = 'completed' AND NOT email_sent) \
-                           OR (status = 'failed' AND notice_due AND NOT email_sent)) \
+                           OR (status = 'failed' AND notice_due AND NOT email_sent) \
+                           OR (status = 'failed' AND stock_release_due)) \
                     ORDER BY reconcile_attempted_at NULLS FIRST, updated_at LIMIT $2 \
                     FOR UPDATE SKIP LOCKED) \
-                RETURNING order_id, refund_started) \
+                RETURNING order_id, refund_started, status, stock_release_due) \
             SELECT (SELECT array_agg(order_id) FROM claimed) AS ids, \
-                   (SELECT array_agg(order_id) FROM claimed WHERE refund_started) AS refunding";
+                   (SELECT array_agg(order_id) FROM claimed WHERE refund_started) AS refunding, \
+                   (SELECT array_agg(order_id) FROM claimed WHERE status = 'failed' AND stock_release_due) AS release_due";
         let params = [
             P::Int32(seconds(claim.grace_seconds)?),
             P::Int64(i64::from(claim.limit)),
@@ -327,16 +364,25 @@ impl Store {
             P::Int32(seconds(claim.max_age_seconds)?),
         ];
         let rows = read_one_row(&self.conn, "claim unfinished orders", sql, &params)?;
+        let nothing = || Claimed { orders: Vec::new(), refunding: Vec::new(), release_due: Vec::new() };
         let Some(row) = rows.rows().next() else {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(nothing());
         };
-        let ids: Vec<Option<String>> = column::<Option<Vec<Option<String>>>>(&row, "ids")?.unwrap_or_default();
-        let refunding = column::<Option<Vec<Option<String>>>>(&row, "refunding")?.unwrap_or_default();
+        let ids_in = |name: &str| -> Result<Vec<Option<String>>, ShopError> {
+            Ok(column::<Option<Vec<Option<String>>>>(&row, name)?.unwrap_or_default())
+        };
+        let ids = ids_in("ids")?;
+        let refunding = ids_in("refunding")?;
+        let release_due = ids_in("release_due")?;
         if ids.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(nothing());
         }
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY updated_at");
-        Ok((self.orders(&sql, &[P::ArrayStr(ids)])?, refunding.into_iter().flatten().collect()))
+        Ok(Claimed {
+            orders: self.orders(&sql, &[P::ArrayStr(ids)])?,
+            refunding: refunding.into_iter().flatten().collect(),
+            release_due: release_due.into_iter().flatten().collect(),
+        })
     }
 
     /// Ends `lease` on an order (not anyone else's) and records the attempt, so that the next
@@ -360,11 +406,13 @@ impl Store {
         Ok(due)
     }
 
-    /// Orders still pending or paid `alert_seconds` after they were created: how many, and the
-    /// oldest few ids (for the log line an operator acts on).
+    /// Orders still pending or paid `alert_seconds` after they were created, or failed that long
+    /// ago with their stock still held: how many, and the oldest few ids (for the log line an
+    /// operator acts on).
     pub fn stuck(&self, alert_seconds: u32) -> Result<(u32, Vec<String>), ShopError> {
         let sql = "SELECT count(*) AS n, (array_agg(order_id ORDER BY created_at))[1:20] AS ids FROM orders \
-                   WHERE status IN ('pending', 'paid') AND created_at < now() - make_interval(secs => $1::int4)";
+                   WHERE (status IN ('pending', 'paid') AND created_at < now() - make_interval(secs => $1::int4)) \
+                      OR (status = 'failed' AND stock_release_due AND updated_at < now() - make_interval(secs => $1::int4))";
         let rows = read_one_row(&self.conn, "count stuck orders", sql, &[P::Int32(seconds(alert_seconds)?)])?;
         let Some(row) = rows.rows().next() else {
             return Ok((0, Vec::new()));
@@ -414,7 +462,8 @@ impl Store {
         let lines = read(
             &self.conn,
             "read order lines",
-            "SELECT order_id, sku, name, image, unit_price_minor, quantity, line_total_minor \
+            "SELECT order_id, sku, name, image, unit_price_minor, quantity, line_total_minor, \
+                 catalog_unit_price_minor, catalog_currency \
              FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no",
             &[P::ArrayStr(ids)],
         )?;
@@ -459,17 +508,40 @@ fn order_from_row(row: &Row<'_>) -> Result<Order, ShopError> {
         failure: column(row, "failure")?,
         created_at: column(row, "created_at")?,
         email_sent: column(row, "email_sent")?,
+        rates: rates_from_text(&column::<String>(row, "rates")?)?,
+    })
+}
+
+/// The rates an order was converted with, as stored (a JSON list of rate-used records).
+fn rates_to_text(rates: &[RateUsed]) -> Result<String, ShopError> {
+    serde_json::to_string(rates).map_err(|e| ShopError::internal(format!("An order's exchange rates could not be stored: {e}")))
+}
+
+/// The stored rates of an order; only this module writes them, so unreadable ones are a bug.
+fn rates_from_text(text: &str) -> Result<Vec<RateUsed>, ShopError> {
+    serde_json::from_str(text).map_err(|e| {
+        shop_spin::log::error(&format!("a stored order's rates are unreadable: {e}"));
+        ShopError::internal("A stored order's exchange rates are unreadable")
     })
 }
 
 fn line_from_row(row: &Row<'_>, currency: String) -> Result<OrderLine, ShopError> {
     let quantity: i32 = column(row, "quantity")?;
+    let unit_price_minor: i64 = column(row, "unit_price_minor")?;
+    // Lines stored before migration 0004 have no catalog price: it was the unit price.
+    let catalog_unit_price = match (
+        column::<Option<i64>>(row, "catalog_unit_price_minor")?,
+        column::<Option<String>>(row, "catalog_currency")?,
+    ) {
+        (Some(minor), Some(catalog_currency)) => Money { minor, currency: catalog_currency },
+        _ => Money { minor: unit_price_minor, currency: currency.clone() },
+    };
     Ok(OrderLine {
         sku: column(row, "sku")?,
         name: column(row, "name")?,
         image: column(row, "image")?,
         unit_price: Money {
-            minor: column(row, "unit_price_minor")?,
+            minor: unit_price_minor,
             currency: currency.clone(),
         },
         quantity: u32::try_from(quantity)
@@ -478,6 +550,7 @@ fn line_from_row(row: &Row<'_>, currency: String) -> Result<OrderLine, ShopError
             minor: column(row, "line_total_minor")?,
             currency,
         },
+        catalog_unit_price,
     })
 }
 
@@ -505,4 +578,41 @@ fn seconds(s: u32) -> Result<i32, ShopError> {
 
 fn too_big(what: &str) -> ShopError {
     ShopError::internal(format!("An order's {what} is too large to store"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_orders_rates_round_trip_as_json_text_with_rates_as_strings() {
+        let rates = vec![RateUsed {
+            currency: "EUR".into(),
+            per_usd: "0.920000".into(),
+            valid_from: "2026-01-01T00:00:00Z".into(),
+        }];
+        let text = rates_to_text(&rates).unwrap();
+        assert_eq!(text, r#"[{"currency":"EUR","per_usd":"0.920000","valid_from":"2026-01-01T00:00:00Z"}]"#);
+        assert_eq!(rates_from_text(&text).unwrap(), rates);
+        // Orders stored before migration 0004 have the column's default.
+        assert_eq!(rates_from_text("[]").unwrap(), Vec::new());
+        assert_eq!(rates_from_text("{").unwrap_err().code, shop_contract::ErrorCode::Internal);
+    }
+
+    #[test]
+    fn migration_0004_is_six_statements_and_keeps_the_reconcilers_index_complete() {
+        let sql = MIGRATIONS.iter().find(|m| m.version == 4).map(|m| m.sql).unwrap_or_default();
+        let statements = shop_spin::store::statements(sql);
+        assert_eq!(statements.len(), 6, "{statements:#?}");
+        let index = statements.last().cloned().unwrap_or_default();
+        for predicate in [
+            "status IN ('pending', 'paid')",
+            "(status = 'completed' AND NOT email_sent)",
+            "(status = 'failed' AND notice_due AND NOT email_sent)",
+            "(status = 'failed' AND stock_release_due)",
+        ] {
+            assert!(index.contains(predicate), "{predicate} missing from {index}");
+        }
+        assert_eq!(MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    }
 }

@@ -29,6 +29,9 @@ pub struct Confirmation {
     pub address: Vec<String>,
     pub transaction_id: Option<String>,
     pub tracking_id: Option<String>,
+    /// "Paid in EUR at 1 USD = 0.92 EUR" when the prices were converted into the shopper's
+    /// currency (the rate stored with the order).
+    pub rate: Option<String>,
 }
 
 /// "We could not complete your order": what was ordered, whether money moved, and why.
@@ -89,9 +92,13 @@ impl Email for Confirmation {
         let mut out = format!("Thank you for your order!\n\nOrder {}\n\n", self.order_id);
         out.push_str(&text_lines(&self.lines));
         out.push_str(&format!(
-            "\nSubtotal: {}\nShipping: {}\nTotal:    {}\n\nShipping to:\n",
+            "\nSubtotal: {}\nShipping: {}\nTotal:    {}\n",
             self.subtotal, self.shipping, self.total
         ));
+        if let Some(rate) = &self.rate {
+            out.push_str(&format!("{rate}\n"));
+        }
+        out.push_str("\nShipping to:\n");
         for line in &self.address {
             out.push_str(&format!("  {line}\n"));
         }
@@ -113,6 +120,7 @@ impl Email for Confirmation {
                 tr { th colspan="3" { "Shipping" } td { (self.shipping) } }
                 tr { th colspan="3" { "Total" } td { strong { (self.total) } } }
             }))
+            @if let Some(rate) = &self.rate { p { (rate) } }
             h2 { "Shipping to" }
             p {
                 @for (i, line) in self.address.iter().enumerate() {
@@ -195,6 +203,7 @@ mod tests {
             ],
             transaction_id: Some("txn_0123".into()),
             tracking_id: Some("TRK-0123456789AB".into()),
+            rate: None,
         }
     }
 

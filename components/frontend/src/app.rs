@@ -2,10 +2,12 @@
 //! signed in, CSRF, routing, error pages and headers. The Spin entry point only does I/O around it.
 use shop_contract::carts::{ops as carts_ops, Cart, CartRef};
 use shop_contract::{ErrorCode, ShopError};
+use shop_domain::Currency;
 
 use crate::assets;
 use crate::backend::{Backend, Service};
 use crate::csrf::{self, Provenance};
+use crate::currency;
 use crate::forms::Form;
 use crate::http::{Incoming, Outgoing};
 use crate::identity::{self, Member, Who};
@@ -40,6 +42,8 @@ pub struct Ctx<'a, B> {
     pub query: Form,
     /// The decoded body of a POST (empty otherwise).
     pub form: Form,
+    /// The currency the shopper sees prices in (the `currency` cookie; US dollars by default).
+    pub currency: Currency,
 }
 
 impl<B> Ctx<'_, B> {
@@ -104,7 +108,18 @@ impl<B: Backend> Ctx<'_, B> {
     }
 
     pub fn chrome(&self, cart_count: Option<u32>, section: Section) -> Chrome {
-        Chrome { cart_count, section, account: self.account_links(), ..Chrome::default() }
+        Chrome { cart_count, section, account: self.account_links(), ..self.bare_chrome() }
+    }
+
+    /// The header of a page that knows nothing but the shopper's currency (error pages): the
+    /// picker stays, so a currency the catalog can't price in can be changed from there.
+    pub fn bare_chrome(&self) -> Chrome {
+        Chrome { currency: Some(self.currency), currency_next: currency::here(self.req), ..Chrome::default() }
+    }
+
+    /// The shopper's currency, as the catalog's requests name it.
+    pub fn currency_code(&self) -> Option<String> {
+        Some(self.currency.code().to_string())
     }
 
     pub fn page(&self, status: u16, chrome: &Chrome, title: &str, content: maud::Markup) -> Outgoing {
@@ -118,6 +133,15 @@ impl<B: Backend> Ctx<'_, B> {
 
 /// What a page handler answers: a response, or an error to show as an error page.
 pub type PageResult = Result<Outgoing, ShopError>;
+
+/// A catalog read refused for the shopper's currency (422: there is no exchange rate for it
+/// yet) says how to go on: the error page keeps the currency picker.
+pub fn priced_in(mut e: ShopError) -> ShopError {
+    if e.code == ErrorCode::Unprocessable {
+        e.message = format!("{}. Please choose another currency at the top of the page.", e.message.trim_end_matches('.'));
+    }
+    e
+}
 
 pub async fn respond<B: Backend>(backend: &B, config: &Config, req: &Incoming, body_too_large: bool) -> Outgoing {
     let verb = Verb::parse(&req.method);
@@ -162,7 +186,7 @@ async fn with_session<B: Backend>(
     let Ok(query) = Form::parse(req.query.as_bytes()) else {
         return errors::bad_request(&bare, "That link looks damaged. Please go back and try again.");
     };
-    let mut ctx = Ctx { backend, session, who, req, config, query, form: Form::default() };
+    let mut ctx = Ctx { backend, session, who, req, config, query, form: Form::default(), currency: currency::of_request(req) };
     if verb == Verb::Post {
         if body_too_large {
             return errors::too_large(&bare);
@@ -203,28 +227,40 @@ async fn with_session<B: Backend>(
         Route::Account => routes::account::page(&ctx).await,
         Route::ChangePassword => routes::account::change_password(&ctx).await,
         Route::DeleteAddress => routes::account::delete_address(&ctx).await,
+        Route::Currency => Ok(routes::currency::choose(&ctx)),
         Route::MethodNotAllowed { allow } => Ok(errors::method_not_allowed(&bare, allow)),
-        Route::NotFound | Route::Static(_) | Route::AdminMigrate | Route::AdminReconcile | Route::AdminCreateProduct | Route::AdminUpdateProduct(_) => {
+        Route::NotFound
+        | Route::Static(_)
+        | Route::AdminMigrate
+        | Route::AdminReconcile
+        | Route::AdminCreateProduct
+        | Route::AdminUpdateProduct(_)
+        | Route::AdminSetRates
+        | Route::AdminSetStock(_) => {
             let count = ctx.cart_count().await;
             Ok(errors::page_not_found(&ctx.chrome(count, Section::Other)))
         }
     };
-    result.unwrap_or_else(|e| error_page(&e))
+    result.unwrap_or_else(|e| error_page_with(&ctx.bare_chrome(), &e))
 }
 
 /// The page for an error no handler dealt with itself. A service being down is a 503; nothing
 /// a shopper can type ends in a 500.
 pub fn error_page(e: &ShopError) -> Outgoing {
-    let bare = Chrome::default();
+    error_page_with(&Chrome::default(), e)
+}
+
+/// As [`error_page`], with the header `bare` (which shows at most the currency picker).
+pub fn error_page_with(bare: &Chrome, e: &ShopError) -> Outgoing {
     match e.code {
-        ErrorCode::NotFound => errors::page_not_found(&bare),
+        ErrorCode::NotFound => errors::page_not_found(bare),
         ErrorCode::BadRequest | ErrorCode::Unprocessable | ErrorCode::Conflict | ErrorCode::PaymentDeclined => {
-            errors::bad_request(&bare, &e.message)
+            errors::bad_request(bare, &e.message)
         }
-        ErrorCode::PayloadTooLarge => errors::too_large(&bare),
-        ErrorCode::TooManyRequests => errors::too_many_requests(&bare, &e.message),
-        ErrorCode::MethodNotAllowed => errors::method_not_allowed(&bare, "GET, HEAD"),
-        ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::Unauthorized => errors::unavailable(&bare),
+        ErrorCode::PayloadTooLarge => errors::too_large(bare),
+        ErrorCode::TooManyRequests => errors::too_many_requests(bare, &e.message),
+        ErrorCode::MethodNotAllowed => errors::method_not_allowed(bare, "GET, HEAD"),
+        ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::Unauthorized => errors::unavailable(bare),
     }
 }
 

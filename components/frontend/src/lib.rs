@@ -8,6 +8,7 @@ pub mod app;
 pub mod assets;
 pub mod backend;
 pub mod csrf;
+pub mod currency;
 pub mod forms;
 pub mod http;
 pub mod identity;

@@ -12,17 +12,26 @@ pub struct NextPath(String);
 impl NextPath {
     pub const MAX_LEN: usize = 512;
 
-    /// The path, or `None` when it is not a same-site path worth going back to.
+    /// The path, or `None` when it is not a same-site path worth going back to after signing in.
     pub fn parse(raw: &str) -> Option<NextPath> {
+        // Back to the sign-in pages themselves would be a loop, or a surprise.
+        let path = raw.split(['?', '#']).next().unwrap_or_default();
+        let account_form = matches!(path, "/account/sign-in" | "/account/sign-up" | "/account/sign-out");
+        if account_form {
+            return None;
+        }
+        NextPath::page(raw)
+    }
+
+    /// Any path of this shop, the sign-in pages included: where the currency picker goes back to
+    /// (changing the currency on the sign-in page stays there, no loop).
+    pub fn page(raw: &str) -> Option<NextPath> {
         let mut bytes = raw.bytes();
         let safe = bytes.next() == Some(b'/')
             && !matches!(bytes.next(), Some(b'/' | b'\\'))
             && raw.len() <= Self::MAX_LEN
             && raw.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
-        // Back to the sign-in pages themselves would be a loop, or a surprise.
-        let path = raw.split(['?', '#']).next().unwrap_or_default();
-        let account_form = matches!(path, "/account/sign-in" | "/account/sign-up" | "/account/sign-out");
-        (safe && !account_form).then(|| NextPath(raw.to_string()))
+        safe.then(|| NextPath(raw.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -69,6 +78,14 @@ mod tests {
             assert_eq!(NextPath::parse(bad), None, "{bad:?}");
         }
         assert_eq!(NextPath::parse(&format!("/{}", "a".repeat(NextPath::MAX_LEN))), None, "too long");
+    }
+
+    #[test]
+    fn any_page_of_the_shop_is_a_place_to_come_back_to_from_the_currency_picker() {
+        assert_eq!(NextPath::page("/account/sign-in?next=%2Fcart").map(|n| n.as_str().to_string()).as_deref(), Some("/account/sign-in?next=%2Fcart"));
+        for bad in ["", "//evil.example", "/\\evil.example", "https://evil.example/", "/\t/evil.example", "/ünï"] {
+            assert_eq!(NextPath::page(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -55,6 +55,12 @@ pub enum Route {
     AdminCreateProduct,
     /// `PUT /admin/products/<sku>`: replace a product.
     AdminUpdateProduct(String),
+    /// `PUT /admin/rates`: add exchange rates (now or from a later time).
+    AdminSetRates,
+    /// `PUT /admin/stock/<sku>`: set the units of a product that can be sold.
+    AdminSetStock(String),
+    /// `GET /currency?code=EUR&next=/cart`: the header's currency picker.
+    Currency,
     /// `/static/<name>`; unknown names are a 404.
     Static(String),
     NotFound,
@@ -77,6 +83,12 @@ impl Route {
             "/admin/migrate" => action(Route::AdminMigrate),
             "/admin/reconcile" => action(Route::AdminReconcile),
             "/admin/products" => action(Route::AdminCreateProduct),
+            // Reading rates needs no operator: the catalog's public `get_rates` answers them.
+            "/admin/rates" => match verb {
+                Verb::Put => Route::AdminSetRates,
+                _ => Route::MethodNotAllowed { allow: "PUT" },
+            },
+            "/currency" => page(Route::Currency),
             "/checkout" => form(verb, Route::CheckoutForm, Route::PlaceOrder),
             "/account" => page(Route::Account),
             "/account/sign-up" => form(verb, Route::SignUpForm, Route::SignUp),
@@ -94,6 +106,12 @@ impl Route {
                 if let Some(sku) = single_segment(path, "/admin/products/") {
                     return match verb {
                         Verb::Put => Route::AdminUpdateProduct(sku.to_string()),
+                        _ => Route::MethodNotAllowed { allow: "PUT" },
+                    };
+                }
+                if let Some(sku) = single_segment(path, "/admin/stock/") {
+                    return match verb {
+                        Verb::Put => Route::AdminSetStock(sku.to_string()),
                         _ => Route::MethodNotAllowed { allow: "PUT" },
                     };
                 }
@@ -117,7 +135,12 @@ impl Route {
     pub fn is_operator_api(&self) -> bool {
         matches!(
             self,
-            Route::AdminMigrate | Route::AdminReconcile | Route::AdminCreateProduct | Route::AdminUpdateProduct(_)
+            Route::AdminMigrate
+                | Route::AdminReconcile
+                | Route::AdminCreateProduct
+                | Route::AdminUpdateProduct(_)
+                | Route::AdminSetRates
+                | Route::AdminSetStock(_)
         )
     }
 }
@@ -161,6 +184,25 @@ mod tests {
         assert_eq!(Route::resolve(Verb::Get, "/admin/products/MUG-1"), Route::MethodNotAllowed { allow: "PUT" });
         assert!(!Route::AdminMigrate.needs_session());
         assert_eq!(Route::resolve(Verb::Get, "/static/shop.css"), Route::Static("shop.css".into()));
+    }
+
+    #[test]
+    fn the_currency_picker_and_the_operators_rates_and_stock() {
+        assert_eq!(Route::resolve(Verb::Get, "/currency"), Route::Currency);
+        assert_eq!(Route::resolve(Verb::Head, "/currency"), Route::Currency);
+        assert_eq!(Route::resolve(Verb::Post, "/currency"), Route::MethodNotAllowed { allow: "GET, HEAD" });
+        assert!(Route::Currency.needs_session() && !Route::Currency.is_operator_api());
+        assert_eq!(Route::resolve(Verb::Put, "/admin/rates"), Route::AdminSetRates);
+        assert_eq!(Route::resolve(Verb::Get, "/admin/rates"), Route::MethodNotAllowed { allow: "PUT" });
+        assert_eq!(Route::resolve(Verb::Post, "/admin/rates"), Route::MethodNotAllowed { allow: "PUT" });
+        assert_eq!(Route::resolve(Verb::Put, "/admin/stock/HOM-LAMP-AMBER"), Route::AdminSetStock("HOM-LAMP-AMBER".into()));
+        assert_eq!(Route::resolve(Verb::Post, "/admin/stock/HOM-LAMP-AMBER"), Route::MethodNotAllowed { allow: "PUT" });
+        for path in ["/admin/stock/", "/admin/stock/a/b", "/admin/stock", "/currency/EUR"] {
+            assert_eq!(Route::resolve(Verb::Put, path), Route::NotFound, "{path}");
+        }
+        for route in [Route::AdminSetRates, Route::AdminSetStock("X-1".into())] {
+            assert!(route.is_operator_api() && !route.needs_session(), "{route:?}");
+        }
     }
 
     #[test]

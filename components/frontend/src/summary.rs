@@ -1,10 +1,13 @@
 //! A cart joined with its products and priced: what the cart page and the checkout summary show.
 //!
-//! Arithmetic is shop-domain's (integer money, one currency per order); the shipping estimate is
-//! its quote (the same one the shipping service charges) for the default destination, the United
-//! States, or for the country the checkout form names, so no service call is needed.
+//! Prices are the catalog's `display_price`, in the shopper's currency; arithmetic is
+//! shop-domain's (integer money, one currency per order); the shipping estimate is its quote
+//! (the same one the shipping service charges, in every currency the shop sells in) for the
+//! default destination, the United States, or for the country the checkout form names, so no
+//! service call is needed.
 use shop_contract::carts::Cart;
 use shop_contract::Product;
+use shop_domain::stock::StockLevel;
 use shop_domain::{order, shipping, Country, Money, OrderLine, Quantity, Sku};
 
 use crate::views::format;
@@ -20,6 +23,31 @@ pub struct Line {
     pub unit_price: String,
     pub quantity: u32,
     pub line_total: String,
+    /// Units the catalog can still sell.
+    pub stock: u32,
+}
+
+impl Line {
+    /// What the shopper must know about the stock of this line: sold out, fewer left than the
+    /// line holds, or only a few left; nothing when plenty are.
+    pub fn stock_note(&self) -> Option<String> {
+        match StockLevel::of(self.stock) {
+            StockLevel::SoldOut => Some("Sold out — remove it to check out".to_string()),
+            StockLevel::Low(n) if self.quantity > n => {
+                Some(format!("Only {n} left — lower the quantity to {n} or fewer to check out"))
+            }
+            level @ StockLevel::Low(_) => Some(level.label()),
+            StockLevel::InStock if self.quantity > self.stock => {
+                Some(format!("Only {} left — lower the quantity to check out", self.stock))
+            }
+            StockLevel::InStock => None,
+        }
+    }
+
+    /// Checkout can reserve this line as it is.
+    pub fn in_stock(&self) -> bool {
+        self.quantity <= self.stock
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +55,31 @@ pub struct Totals {
     pub subtotal: String,
     pub shipping: String,
     pub total: String,
+    /// The same total as numbers, for the checkout form to send back as the one it showed.
+    pub expected: Expected,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The total a checkout form showed, and what its shipping was quoted for. The shipping part
+/// follows the country the shopper then picks (the page can't update without a script); the
+/// goods' part must not move, or checkout refuses the order (409) and the page shows the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    pub total: Money,
+    pub items: u32,
+    pub country: Country,
+}
+
+impl Expected {
+    /// The total with the shipping quoted to `country` instead (the same when it is the one shown).
+    pub fn shipped_to(self, country: Country) -> Option<Money> {
+        let currency = self.total.currency();
+        let shown = shipping::quote(self.country, self.items, currency);
+        let wanted = shipping::quote(country, self.items, currency);
+        self.total.checked_sub(shown).ok()?.checked_add(wanted).ok()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub lines: Vec<Line>,
     /// SKUs in the cart that the catalog no longer has (or cannot price), with their quantity.
@@ -40,11 +90,20 @@ pub struct Summary {
     pub totals: Option<Totals>,
     /// Where the shipping in `totals` is estimated to.
     pub shipping_country: Country,
+    /// "Often bought together", from the same catalog call (the cart page asks for them).
+    pub recommendations: Vec<Product>,
 }
 
 impl Default for Summary {
     fn default() -> Self {
-        Summary { lines: Vec::new(), unavailable: Vec::new(), item_count: 0, totals: None, shipping_country: ESTIMATE_COUNTRY }
+        Summary {
+            lines: Vec::new(),
+            unavailable: Vec::new(),
+            item_count: 0,
+            totals: None,
+            shipping_country: ESTIMATE_COUNTRY,
+            recommendations: Vec::new(),
+        }
     }
 }
 
@@ -57,6 +116,11 @@ impl Summary {
     pub fn name_of(&self, sku: &str) -> Option<&str> {
         self.lines.iter().find(|l| l.sku.eq_ignore_ascii_case(sku)).map(|l| l.name.as_str())
     }
+
+    /// Every line can be reserved as it is (none sold out, none over the stock).
+    pub fn all_in_stock(&self) -> bool {
+        self.lines.iter().all(Line::in_stock)
+    }
 }
 
 /// The cart priced, with shipping estimated to the United States.
@@ -64,7 +128,7 @@ pub fn build(cart: &Cart, products: &[Product]) -> Summary {
     build_for(cart, products, ESTIMATE_COUNTRY)
 }
 
-/// The cart priced, with shipping estimated to `country`.
+/// The cart priced in the products' display prices, with shipping estimated to `country`.
 pub fn build_for(cart: &Cart, products: &[Product], country: Country) -> Summary {
     let mut summary = Summary { shipping_country: country, ..Summary::default() };
     let mut priced: Vec<OrderLine> = Vec::new();
@@ -74,7 +138,7 @@ pub fn build_for(cart: &Cart, products: &[Product], country: Country) -> Summary
             Some(OrderLine {
                 sku: Sku::parse(&p.sku).ok()?,
                 name: p.name.clone(),
-                unit_price: format::money(&p.price)?,
+                unit_price: format::money(&p.display_price)?,
                 quantity: Quantity::new(cart_line.quantity).ok()?,
             })
         });
@@ -88,6 +152,7 @@ pub fn build_for(cart: &Cart, products: &[Product], country: Country) -> Summary
                     unit_price: line.unit_price.format(),
                     quantity: cart_line.quantity,
                     line_total,
+                    stock: p.stock,
                 });
                 priced.push(line);
             }
@@ -102,6 +167,7 @@ pub fn build_for(cart: &Cart, products: &[Product], country: Country) -> Summary
             subtotal: t.subtotal().format(),
             shipping: t.shipping().format(),
             total: t.total().format(),
+            expected: Expected { total: t.total(), items: summary.item_count, country },
         })
     });
     summary
@@ -111,16 +177,25 @@ pub fn build_for(cart: &Cart, products: &[Product], country: Country) -> Summary
 mod tests {
     use super::*;
     use shop_contract::carts::CartLine;
+    use shop_domain::Currency;
 
     pub fn product(sku: &str, minor: i64, currency: &str) -> Product {
+        let price = shop_contract::Money { minor, currency: currency.into() };
         Product {
             sku: sku.into(),
             name: format!("Product {sku}"),
             description: String::new(),
-            price: shop_contract::Money { minor, currency: currency.into() },
+            display_price: price.clone(),
+            price,
             category: "kitchen".into(),
             image: "mug-teal".into(),
+            stock: 1000,
         }
+    }
+
+    /// A USD product shown in another currency.
+    fn shown_in(sku: &str, usd_minor: i64, minor: i64, currency: &str, stock: u32) -> Product {
+        Product { display_price: shop_contract::Money { minor, currency: currency.into() }, stock, ..product(sku, usd_minor, "USD") }
     }
 
     fn cart(lines: &[(&str, u32)]) -> Cart {
@@ -171,5 +246,58 @@ mod tests {
         assert_eq!(s.lines.len(), 2);
         let empty = build(&cart(&[]), &[]);
         assert!(empty.is_empty() && empty.totals.is_none());
+    }
+
+    #[test]
+    fn lines_are_priced_in_the_display_price_and_shipping_in_that_currency() {
+        let c = cart(&[("MUG-1", 2), ("TEE-1", 1)]);
+        let jpy = build(&c, &[shown_in("MUG-1", 1250, 1891, "JPY", 1000), shown_in("TEE-1", 1999, 3023, "JPY", 1000)]);
+        assert_eq!(jpy.lines[0].unit_price, "¥1,891");
+        assert_eq!(jpy.lines[0].line_total, "¥3,782");
+        let totals = jpy.totals.unwrap();
+        assert_eq!(totals.subtotal, "¥6,805");
+        let shipping = shipping::quote(Country::US, 3, Currency::Jpy);
+        assert_eq!(totals.shipping, shipping.format());
+        assert_eq!(totals.expected.total, Money::new(6805 + shipping.minor(), Currency::Jpy).unwrap());
+        assert_eq!((totals.expected.items, totals.expected.country), (3, Country::US));
+
+        let kwd = build(&cart(&[("MUG-1", 3)]), &[shown_in("MUG-1", 1999, 6147, "KWD", 1000)]);
+        assert_eq!(kwd.lines[0].unit_price, "KWD\u{a0}6.147");
+        assert_eq!(kwd.lines[0].line_total, "KWD\u{a0}18.441");
+        let totals = kwd.totals.unwrap();
+        assert_eq!(totals.shipping, shipping::quote(Country::US, 3, Currency::Kwd).format());
+        assert!(totals.total.starts_with("KWD\u{a0}") && totals.total.split('.').nth(1).map(str::len) == Some(3));
+    }
+
+    #[test]
+    fn the_expected_total_follows_the_country_the_shopper_picks_for_shipping_only() {
+        let s = build(&cart(&[("MUG-1", 2)]), &[shown_in("MUG-1", 1000, 922, "EUR", 1000)]);
+        let expected = s.totals.unwrap().expected;
+        assert_eq!(expected.shipped_to(Country::US), Some(expected.total));
+        let gb = build_for(&cart(&[("MUG-1", 2)]), &[shown_in("MUG-1", 1000, 922, "EUR", 1000)], Country::GB);
+        assert_eq!(expected.shipped_to(Country::GB), Some(gb.totals.unwrap().expected.total));
+    }
+
+    #[test]
+    fn stock_notes_say_what_stops_a_line_from_being_ordered() {
+        let c = cart(&[("A-1", 1), ("B-1", 3), ("C-1", 2), ("D-1", 12), ("E-1", 1)]);
+        let s = build(&c, &[
+            shown_in("A-1", 100, 100, "USD", 0),
+            shown_in("B-1", 100, 100, "USD", 2),
+            shown_in("C-1", 100, 100, "USD", 3),
+            shown_in("D-1", 100, 100, "USD", 8),
+            shown_in("E-1", 100, 100, "USD", 500),
+        ]);
+        let notes: Vec<Option<String>> = s.lines.iter().map(Line::stock_note).collect();
+        assert_eq!(notes, [
+            Some("Sold out — remove it to check out".to_string()),
+            Some("Only 2 left — lower the quantity to 2 or fewer to check out".to_string()),
+            Some("Only 3 left".to_string()),
+            Some("Only 8 left — lower the quantity to check out".to_string()),
+            None,
+        ]);
+        assert!(!s.all_in_stock());
+        let fine = build(&cart(&[("C-1", 2)]), &[shown_in("C-1", 100, 100, "USD", 3)]);
+        assert!(fine.all_in_stock());
     }
 }

@@ -235,3 +235,39 @@ fn log<const N: usize>(msg: &str, charge: &ValidCharge, extra: [(&str, Value); N
     }
     shop_spin::log::line("info", msg, fields);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shop_contract::{CardDetails, Money as WireMoney};
+
+    fn charge(minor: i64, currency: &str) -> ChargeRequest {
+        ChargeRequest {
+            idempotency_key: "ORD-0123456789AB".into(),
+            amount: WireMoney { minor, currency: currency.into() },
+            card: CardDetails { number: "4242424242424242".into(), expiry_month: 12, expiry_year: 2035, cvv: "123".into() },
+        }
+    }
+
+    #[test]
+    fn a_charge_in_every_supported_currency_is_accepted_as_is() {
+        for currency in Currency::ALL {
+            // ¥8,296, KWD 16.794: the amount is minor units of the currency, never rescaled.
+            for minor in [1, 8296, 16_794] {
+                let valid = validate_charge(&charge(minor, currency.code())).ok().unwrap_or_else(|| panic!("{currency} refused"));
+                assert_eq!(valid.amount, Money::new(minor, currency).unwrap());
+            }
+        }
+        let lower = validate_charge(&charge(16_794, "kwd")).ok().unwrap();
+        assert_eq!(lower.amount.format(), "KWD\u{a0}16.794");
+    }
+
+    #[test]
+    fn an_unsupported_currency_or_no_amount_is_refused_by_field() {
+        for (currency, minor, field) in [("XXX", 100, "amount.currency"), ("", 100, "amount.currency"), ("JPY", 0, "amount.minor"), ("KWD", -5, "amount.minor")] {
+            let e = validate_charge(&charge(minor, currency)).err().unwrap();
+            assert_eq!(e.code, ErrorCode::BadRequest);
+            assert_eq!(e.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), [field], "{currency} {minor}");
+        }
+    }
+}

@@ -1,9 +1,15 @@
-//! products: the catalog in PostgreSQL. Public reads (`/api/catalog/...`) and operator-only
-//! writes and migrations (`/api/catalog_admin/...`, reachable only by service chaining).
+//! products: the catalog in PostgreSQL, with its stock, exchange rates and recommendations.
+//! Public reads (`/api/catalog/...`), operator-only writes and migrations
+//! (`/api/catalog_admin/...`) and checkout's stock reservations (`/api/inventory/...`), the
+//! last two reachable only with the internal token (checked by `shop_spin::serve`).
 mod db;
 mod handlers;
+mod inventory;
+mod pricing;
+mod recommend;
+mod stock;
 
-use shop_contract::{catalog, catalog_admin};
+use shop_contract::{catalog, catalog_admin, inventory as inventory_api};
 use spin_sdk::http::{Request, Response};
 
 /// Routes under this prefix need the operator token.
@@ -24,9 +30,14 @@ async fn handle(req: Request) -> Response {
             catalog::ops::list_products => handlers::list_products,
             catalog::ops::get_product => handlers::get_product,
             catalog::ops::get_products => handlers::get_products,
+            catalog::ops::get_rates => handlers::get_rates,
             catalog_admin::ops::create_product => handlers::create_product,
             catalog_admin::ops::update_product => handlers::update_product,
             catalog_admin::ops::migrate => handlers::migrate,
+            catalog_admin::ops::set_rates => handlers::set_rates,
+            catalog_admin::ops::set_stock => handlers::set_stock,
+            inventory_api::ops::reserve => inventory::reserve,
+            inventory_api::ops::release => inventory::release,
         })
     })
     .await

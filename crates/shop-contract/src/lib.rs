@@ -28,7 +28,7 @@ pub use operation::{
 pub use bindings::shop::api::types;
 pub use types::{
     Address, CardDetails, ErrorCode, FieldError, MigrationReport, Money, Order, OrderLine,
-    OrderStatus, Product, ShopError,
+    OrderStatus, Product, RateUsed, ShopError,
 };
 
 /// Declares a module per WIT interface: its generated types, plus `ops::<function>` constants.
@@ -69,8 +69,9 @@ interface!(
     catalog {
         list_categories() -> CategoryList,
         list_products(ListProductsRequest) -> ProductPage,
-        get_product(GetProductRequest) -> Product,
+        get_product(GetProductRequest) -> ProductDetails,
         get_products(GetProductsRequest) -> GetProductsResponse,
+        get_rates() -> RateTable,
     }
 );
 interface!(
@@ -79,6 +80,15 @@ interface!(
         create_product(ProductInput) -> Product,
         update_product(ProductInput) -> Product,
         migrate() -> MigrationReport,
+        set_rates(SetRatesRequest) -> RateTable,
+        set_stock(SetStockRequest) -> StockLevel,
+    }
+);
+interface!(
+    /// products, private: stock reservations for checkout.
+    inventory {
+        reserve(ReserveRequest) -> Reservation,
+        release(ReleaseRequest) -> Released,
     }
 );
 interface!(
@@ -147,6 +157,7 @@ pub fn all_operation_paths() -> Vec<&'static str> {
     [
         catalog::ops::ALL_PATHS,
         catalog_admin::ops::ALL_PATHS,
+        inventory::ops::ALL_PATHS,
         carts::ops::ALL_PATHS,
         payment::ops::ALL_PATHS,
         shipping::ops::ALL_PATHS,

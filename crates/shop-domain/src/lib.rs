@@ -57,6 +57,7 @@ pub mod cart;
 pub mod checkout;
 pub mod codes;
 pub mod email;
+pub mod exchange;
 pub mod ids;
 pub mod money;
 pub mod order;
@@ -65,6 +66,7 @@ pub mod quantity;
 pub mod shipping;
 pub mod signin_limit;
 pub mod sku;
+pub mod stock;
 pub mod validation;
 
 pub use address::{Address, AddressInput, Country, CountryError, PostalCodeError};
@@ -74,6 +76,7 @@ pub use card::{
 };
 pub use cart::{Cart, CartChange, CartError, CartLine, LineUpdate, Merge, MAX_LINES};
 pub use email::{EmailAddress, EmailError};
+pub use exchange::{ExchangeError, PerUsd, Rates};
 pub use ids::{IdError, IdempotencyKey, SessionId, TrackingId, TransactionId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{
@@ -83,6 +86,7 @@ pub use order::{
 pub use quantity::{Quantity, QuantityError};
 pub use shipping::ShippingZone;
 pub use sku::{Sku, SkuError};
+pub use stock::StockLevel;
 pub use validation::{ErrorCollector, FieldError, TextError};
 
 #[cfg(test)]

@@ -23,16 +23,22 @@ pub enum Currency {
     Jpy,
     /// Canadian dollar, 2 decimals.
     Cad,
+    /// Swiss franc, 2 decimals.
+    Chf,
+    /// Kuwaiti dinar, 3 decimals (1 dinar = 1000 fils).
+    Kwd,
 }
 
 impl Currency {
     /// Every supported currency.
-    pub const ALL: [Currency; 5] = [
+    pub const ALL: [Currency; 7] = [
         Currency::Usd,
         Currency::Eur,
         Currency::Gbp,
         Currency::Jpy,
         Currency::Cad,
+        Currency::Chf,
+        Currency::Kwd,
     ];
 
     /// ISO 4217 code, e.g. `"USD"`.
@@ -43,26 +49,41 @@ impl Currency {
             Currency::Gbp => "GBP",
             Currency::Jpy => "JPY",
             Currency::Cad => "CAD",
+            Currency::Chf => "CHF",
+            Currency::Kwd => "KWD",
         }
     }
 
-    /// Number of decimal places of the minor unit (ISO 4217 exponent): 0 for JPY, 2 otherwise.
+    /// Number of decimal places of the minor unit (ISO 4217 exponent): 0 for JPY, 3 for KWD,
+    /// 2 otherwise.
     pub const fn exponent(self) -> u32 {
         match self {
             Currency::Jpy => 0,
-            Currency::Usd | Currency::Eur | Currency::Gbp | Currency::Cad => 2,
+            Currency::Kwd => 3,
+            Currency::Usd | Currency::Eur | Currency::Gbp | Currency::Cad | Currency::Chf => 2,
         }
     }
 
-    /// Minor units per major unit (1 or 100).
+    /// Minor units per major unit (1, 100 or 1000).
     pub const fn minor_per_major(self) -> i64 {
-        match self.exponent() {
-            0 => 1,
-            _ => 100,
+        10_i64.pow(self.exponent())
+    }
+
+    /// English name, for the currency picker.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Currency::Usd => "US dollar",
+            Currency::Eur => "Euro",
+            Currency::Gbp => "British pound",
+            Currency::Jpy => "Japanese yen",
+            Currency::Cad => "Canadian dollar",
+            Currency::Chf => "Swiss franc",
+            Currency::Kwd => "Kuwaiti dinar",
         }
     }
 
-    /// Display symbol; `"CA$"` keeps Canadian dollars distinct from US dollars.
+    /// Display symbol; `"CA$"` keeps Canadian dollars distinct from US dollars; francs and
+    /// dinars have no one-character symbol, so their code leads (`"CHF 19.99"`, `"KWD 6.150"`).
     pub const fn symbol(self) -> &'static str {
         match self {
             Currency::Usd => "$",
@@ -70,6 +91,8 @@ impl Currency {
             Currency::Gbp => "£",
             Currency::Jpy => "¥",
             Currency::Cad => "CA$",
+            Currency::Chf => "CHF\u{a0}",
+            Currency::Kwd => "KWD\u{a0}",
         }
     }
 
@@ -142,13 +165,14 @@ pub enum MoneyError {
         currency: Currency,
     },
     /// Currency code not in [`Currency::ALL`].
-    #[error("Currency must be one of USD, EUR, GBP, JPY or CAD")]
+    #[error("Currency must be one of USD, EUR, GBP, JPY, CAD, CHF or KWD")]
     UnsupportedCurrency,
 }
 
 fn example_amount(currency: Currency) -> &'static str {
     match currency.exponent() {
         0 => "1999",
+        3 => "19.990",
         _ => "19.99",
     }
 }

@@ -11,6 +11,8 @@
 //! | Europe        | GB, IE, DE, FR, NL, BE, ES, IT, SE, CH     | 15.00 + 3.00 per extra | ¥2,250 + ¥450  | 5–10 business days |
 //! | Rest of world | JP, AU, NZ                                 | 20.00 + 4.00 per extra | ¥3,000 + ¥600  | 7–14 business days |
 //!
+//! CHF uses the USD/EUR/GBP/CAD column; KWD is 0.3 of it (domestic: KWD 1.500 + 0.300).
+//!
 //! Example: 3 items to Germany in EUR = 15.00 + 2 × 3.00 = €21.00.
 
 use crate::address::Country;
@@ -90,11 +92,13 @@ impl fmt::Display for ShippingZone {
 }
 
 /// Price points → minor units: same number for 2-decimal currencies; yen are ×1.5 whole units
-/// (all price points are multiples of 100, so this is exact).
+/// (all price points are multiples of 100, so this is exact); dinars are 0.3 of the number in
+/// fils-per-hundredth terms (×3 fils: 5.00 → KWD 1.500).
 fn to_minor(points: i64, currency: Currency) -> i64 {
     match currency {
         Currency::Jpy => points.saturating_mul(3) / 2,
-        Currency::Usd | Currency::Eur | Currency::Gbp | Currency::Cad => points,
+        Currency::Kwd => points.saturating_mul(3),
+        Currency::Usd | Currency::Eur | Currency::Gbp | Currency::Cad | Currency::Chf => points,
     }
 }
 

@@ -13,6 +13,7 @@ function focused(page) {
       id: el.id,
       text: (el.innerText || el.value || '').replace(/\s+/g, ' ').trim(),
       href: el.getAttribute('href'),
+      soldOut: Boolean(el.closest('.card')?.querySelector('.sold-out')),
     };
   });
 }
@@ -44,8 +45,9 @@ export default function keyboard(ctx, vp) {
       await tab.snap('keyboard-01-skip-link-focused');
       await page.keyboard.press('Enter');
 
-      // From the main content, the next Tab is the first product.
-      const product = await tabTo(page, (f) => f.tag === 'a' && /^\/product\//.test(f.href || ''), 'a product link', 3);
+      // From the main content, the next Tab is the first product (past any that are sold out:
+      // they have nothing to add).
+      const product = await tabTo(page, (f) => f.tag === 'a' && /^\/product\//.test(f.href || '') && !f.soldOut, 'a product link that can be bought', 6);
       await tab.snap('keyboard-02-product-card-focused');
       await Promise.all([page.waitForURL(new RegExp(`${product.href}$`)), page.keyboard.press('Enter')]);
       assert.equal(await textOf(page.locator('h1')), product.text, 'Enter opened the focused product');

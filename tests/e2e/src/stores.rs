@@ -17,7 +17,9 @@ pub struct Snapshot {
     pub tables: BTreeMap<String, Vec<String>>,
 }
 
-const TABLES: [&str; 6] = ["products", "orders", "order_lines", "accounts", "addresses", "schema_migrations"];
+const TABLES: [&str; 10] = [
+    "products", "stock_orders", "stock_reservations", "exchange_rates", "co_purchases", "orders", "order_lines", "accounts", "addresses", "schema_migrations",
+];
 
 /// Reads every key of the shop's prefix and every row of its tables.
 pub async fn snapshot(shop: &Shop) -> Result<Snapshot> {

@@ -233,6 +233,8 @@ pub struct Shopper {
     stats: Stats,
     budget: Arc<Budget>,
     id: u64,
+    /// The display currency's cookie value, when this shopper picked one (prices converted).
+    currency: Option<&'static str>,
 }
 
 impl Shopper {
@@ -256,7 +258,14 @@ impl Shopper {
             stats,
             budget,
             id,
+            currency: None,
         }
+    }
+
+    /// Shops in `code` (the `currency` cookie the header's picker sets).
+    pub fn with_currency(mut self, code: &'static str) -> Self {
+        self.currency = Some(code);
+        self
     }
 
     pub fn follow_redirects(mut self, follow: bool) -> Self {
@@ -265,11 +274,11 @@ impl Shopper {
     }
 
     fn cookie_header(&self) -> Option<String> {
-        match (&self.sid, &self.csrf) {
-            (Some(s), Some(c)) => Some(format!("sid={s}; csrf={c}")),
-            (Some(s), None) => Some(format!("sid={s}")),
-            _ => None,
-        }
+        let cookies: Vec<String> = [("sid", self.sid.as_deref()), ("csrf", self.csrf.as_deref()), ("currency", self.currency)]
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| format!("{name}={v}")))
+            .collect();
+        (!cookies.is_empty()).then(|| cookies.join("; "))
     }
 
     /// Sends one request (if the budget allows), records it under `step`; `Ok(None)` = budget
@@ -419,6 +428,9 @@ impl Shopper {
         let req = self.client.get(self.url("/checkout"));
         let Some(form) = self.send(Step::CheckoutForm, req, 200, started).await? else { return Ok(false) };
         let attempt = input_value(&form.body, "attempt").context("the checkout form has no attempt id")?;
+        // The total the form showed, which the shop charges or refuses (as a browser sends it).
+        let expected_total = input_value(&form.body, "expected_total").unwrap_or_default();
+        let expected_currency = input_value(&form.body, "expected_currency").unwrap_or_default();
         let (name, street, city, postal_code) = ADDRESSES[self.rng.below(ADDRESSES.len() as u64) as usize];
         let email = format!("shopper{}@example.com", self.id);
         let year = (this_year() + 3).to_string();
@@ -436,6 +448,8 @@ impl Shopper {
             ("expiry_month", "12"),
             ("expiry_year", year.as_str()),
             ("cvv", "123"),
+            ("expected_total", expected_total.as_str()),
+            ("expected_currency", expected_currency.as_str()),
         ];
         let req = self.client.post(self.url("/checkout")).form(&fields);
         let Some(placed) = self.send(Step::PlaceOrder, req, 303, None).await? else { return Ok(false) };
@@ -490,17 +504,38 @@ pub struct RunConfig {
     pub skus: Arc<Vec<String>>,
 }
 
-/// The journey mix: `concurrency` shoppers, each starting at the home page, then choosing by weight.
-pub async fn run_mix(cfg: &RunConfig, mix: &Mix, concurrency: usize) -> Report {
+/// `concurrency` shoppers (following redirects or not), each running `work` until it returns;
+/// what they recorded.
+async fn run_shoppers<F, Fut>(cfg: &RunConfig, concurrency: usize, follow: bool, work: F) -> Report
+where
+    F: Fn(Shopper, Arc<Budget>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let stats = Stats::default();
     let budget = Budget::new(cfg.duration, cfg.max_requests);
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for id in 0..concurrency as u64 {
-        let mut shopper = Shopper::new(&cfg.base, cfg.skus.clone(), stats.clone(), budget.clone(), id, cfg.seed);
+    let tasks: Vec<_> = (0..concurrency as u64)
+        .map(|id| {
+            let shopper =
+                Shopper::new(&cfg.base, cfg.skus.clone(), stats.clone(), budget.clone(), id, cfg.seed).follow_redirects(follow);
+            tokio::spawn(work(shopper, budget.clone()))
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut report = stats.snapshot();
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// The journey mix: `concurrency` shoppers, each starting at the home page, then choosing by weight.
+pub async fn run_mix(cfg: &RunConfig, mix: &Mix, concurrency: usize) -> Report {
+    run_shoppers(cfg, concurrency, true, |shopper, budget| {
         let mix = mix.clone();
-        let budget = budget.clone();
-        tasks.push(tokio::spawn(async move {
+        // Every other shopper sees prices in euros, so conversion is part of the load.
+        let mut shopper = if shopper.id % 2 == 1 { shopper.with_currency("EUR") } else { shopper };
+        async move {
             let _ = shopper.home(None).await;
             while !budget.expired() {
                 let action = mix.pick(&mut shopper.rng);
@@ -513,41 +548,37 @@ pub async fn run_mix(cfg: &RunConfig, mix: &Mix, concurrency: usize) -> Report {
                     }
                 }
             }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let mut report = stats.snapshot();
-    report.elapsed = started.elapsed();
-    report
+        }
+    })
+    .await
 }
 
 /// One step at `concurrency` (per-endpoint mode).
 pub async fn run_step(cfg: &RunConfig, step: Step, concurrency: usize, cart_lines: usize) -> Report {
-    let stats = Stats::default();
-    let budget = Budget::new(cfg.duration, cfg.max_requests);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for id in 0..concurrency as u64 {
-        let mut shopper =
-            Shopper::new(&cfg.base, cfg.skus.clone(), stats.clone(), budget.clone(), id, cfg.seed).follow_redirects(false);
-        let budget = budget.clone();
-        tasks.push(tokio::spawn(async move {
-            while !budget.expired() {
-                match shopper.repeat(step, cart_lines).await {
-                    Ok(true) | Err(_) => {}
-                    Ok(false) => break,
-                }
+    run_shoppers(cfg, concurrency, false, |mut shopper, budget| async move {
+        while !budget.expired() {
+            match shopper.repeat(step, cart_lines).await {
+                Ok(true) | Err(_) => {}
+                Ok(false) => break,
             }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let mut report = stats.snapshot();
-    report.elapsed = started.elapsed();
-    report
+        }
+    })
+    .await
+}
+
+/// Product pages and cart pages, alternately, by `concurrency` shoppers who each first put
+/// `cart_lines` products in their cart (so each cart page prices lines and recommends).
+pub async fn run_pages(cfg: &RunConfig, concurrency: usize, cart_lines: usize) -> Report {
+    run_shoppers(cfg, concurrency, false, |mut shopper, budget| async move {
+        if !matches!(shopper.fill_cart(cart_lines).await, Ok(true)) {
+            return;
+        }
+        while !budget.expired() {
+            let _ = shopper.browse(None).await;
+            let _ = shopper.view_cart(None).await;
+        }
+    })
+    .await
 }
 
 /// Fixed rate: `rps` arrivals a second, each one step (of the mix, or `step`) by an idle shopper

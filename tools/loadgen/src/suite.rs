@@ -40,6 +40,15 @@ pub struct BenchArgs {
     redis_url: Option<String>,
     #[arg(long, env = "SPIN_VARIABLE_REDIS_PREFIX")]
     redis_prefix: Option<String>,
+    /// The shop's database, where the recommendations step adds its orders.
+    #[arg(long, env = "SPIN_VARIABLE_DB_URL", hide_env_values = true)]
+    db_url: Option<String>,
+    /// Orders the recommendations step adds before measuring the pages again; 0 skips the step.
+    #[arg(long, default_value_t = 100_000)]
+    recommendation_orders: u32,
+    /// Seconds of product and cart pages in each half of the recommendations step.
+    #[arg(long, default_value_t = 10.0)]
+    pages_seconds: f64,
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Seconds of journey mix.
@@ -206,6 +215,8 @@ async fn measure(
 ) -> Result<()> {
     migrate(base, &args.token).await?;
     let skus = Arc::new(journey::discover_skus(base).await?);
+    // The mix buys thousands of units: enough stock that nothing sells out during the run.
+    stock_up(base, &args.token, &skus).await?;
     let cfg = |secs: f64| RunConfig {
         base: base.to_string(),
         duration: Duration::from_secs_f64(secs),
@@ -346,6 +357,10 @@ async fn measure(
         format!("trivial route: throughput at c={c}, native / runtime-local"),
         format!("{:.2}x", natc.1 / rtc.1.max(1e-9)),
     ));
+
+    if args.recommendation_orders > 0 {
+        rows.extend(recommendations_at_scale(args, &cfg(args.pages_seconds)).await?);
+    }
 
     rows.push(Row::value("start-up to first 200, empty compile cache", format!("{:.0} ms", cold.as_secs_f64() * 1000.0)));
     let warm_ms = warm.as_secs_f64() * 1000.0;
@@ -671,6 +686,83 @@ async fn migrate(base: &str, token: &str) -> Result<()> {
     if !status.is_success() {
         bail!("migrate answered {status}: {body}");
     }
+    Ok(())
+}
+
+/// Sets every product's stock to a million units (the most products takes) (`PUT /admin/stock/<sku>`).
+async fn stock_up(base: &str, token: &str, skus: &[String]) -> Result<()> {
+    let client = reqwest::Client::new();
+    for sku in skus {
+        let r = client.put(format!("{base}/admin/stock/{sku}")).bearer_auth(token).header("content-type", "application/json").body(r#"{"stock": 1000000}"#).send().await?;
+        let status = r.status();
+        if !status.is_success() {
+            bail!("setting the stock of {sku} answered {status}: {}", r.text().await?);
+        }
+    }
+    Ok(())
+}
+
+/// Recommendations with many orders behind them: the product page (4 recommendations) and the
+/// cart page (3 lines, 4 recommendations) at 4 shoppers, before and after adding
+/// `--recommendation-orders` orders of 1 to 4 products each. The orders go into products'
+/// reservations, and the co-purchase counts and units sold they imply are added in bulk: the
+/// same rows the service maintains one order at a time (a test in commerce_catalog.rs checks the
+/// two agree). The pages read those counts, never the orders, so their cost should not move.
+async fn recommendations_at_scale(args: &BenchArgs, cfg: &RunConfig) -> Result<Vec<Row>> {
+    let url = args.db_url.as_deref().context("the recommendations step needs --db-url (SPIN_VARIABLE_DB_URL)")?;
+    let (db, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let mut rows = Vec::new();
+    let measure = |label: &'static str| async move {
+        eprintln!("==> product and cart pages, 4 shoppers, {} s ({label})", cfg.duration.as_secs_f64());
+        let r = journey::run_pages(cfg, 4, 3).await;
+        r.print(&format!("pages, {label}"));
+        r
+    };
+    let before: i64 = db.query_one("SELECT count(DISTINCT order_id) FROM stock_reservations", &[]).await?.get(0);
+    let small = measure("before").await;
+    eprintln!("==> adding {} orders", args.recommendation_orders);
+    let started = std::time::Instant::now();
+    seed_orders(&db, args.recommendation_orders).await?;
+    let seeded = started.elapsed();
+    let after: i64 = db.query_one("SELECT count(DISTINCT order_id) FROM stock_reservations", &[]).await?.get(0);
+    let big = measure("after").await;
+    for (report, orders) in [(&small, before), (&big, after)] {
+        for step in [Step::Product, Step::Cart] {
+            let s = report.step(step).cloned().unwrap_or_default();
+            let row = Row::latency(format!("{} page with recommendations, {orders} orders (c=4)", step.label()), &s, report.throughput(&s));
+            rows.push(row.target(format!("p99 < {HOME_P99_MS} ms, 0 errors"), s.p(0.99) < HOME_P99_MS && s.errors == 0));
+        }
+    }
+    rows.push(Row::value("recommendations: adding the orders in bulk", format!("{:.1} s", seeded.as_secs_f64())));
+    Ok(rows)
+}
+
+/// Adds `n` orders of 1 to 4 distinct products (1 or 2 units a line) as products' reservations,
+/// with their co-purchase pairs and units sold.
+async fn seed_orders(db: &tokio_postgres::Client, n: u32) -> Result<()> {
+    let n = i32::try_from(n)?;
+    db.batch_execute("DELETE FROM stock_reservations WHERE order_id LIKE 'ORD-BENCH%'").await?;
+    db.execute(
+        "INSERT INTO stock_reservations (order_id, sku, quantity) \
+         SELECT 'ORD-BENCH' || lpad(g::text, 7, '0'), p.sku, 1 + (abs(hashtext(g::text || p.sku)) % 2) \
+         FROM generate_series(1, $1) AS g \
+         CROSS JOIN LATERAL (SELECT sku FROM products ORDER BY hashtext(g::text || sku) LIMIT 1 + g % 4) AS p",
+        &[&n],
+    )
+    .await?;
+    db.batch_execute(
+        "INSERT INTO co_purchases (sku, other, orders) \
+           SELECT a.sku, b.sku, count(*) FROM stock_reservations a JOIN stock_reservations b \
+             ON a.order_id = b.order_id AND a.sku <> b.sku \
+           WHERE a.order_id LIKE 'ORD-BENCH%' GROUP BY a.sku, b.sku \
+         ON CONFLICT (sku, other) DO UPDATE SET orders = co_purchases.orders + EXCLUDED.orders; \
+         UPDATE products p SET units_sold = p.units_sold + s.units \
+           FROM (SELECT sku, sum(quantity) AS units FROM stock_reservations WHERE order_id LIKE 'ORD-BENCH%' GROUP BY sku) s \
+           WHERE p.sku = s.sku; \
+         ANALYZE stock_reservations; ANALYZE co_purchases; ANALYZE products;",
+    )
+    .await?;
     Ok(())
 }
 

@@ -13,24 +13,31 @@ use crate::views::cart::{self as view, Notice};
 use crate::views::layout::Section;
 use crate::views::parts;
 
-/// The cart joined with its products: the cart call plus, when it has lines, one batch lookup.
-pub async fn load_summary<B: Backend>(ctx: &Ctx<'_, B>, cart: &Cart) -> Result<Summary, ShopError> {
-    load_summary_for(ctx, cart, summary::ESTIMATE_COUNTRY).await
-}
+/// "Often bought together" products the cart page shows.
+pub const RECOMMENDATIONS: u32 = 4;
 
-/// As [`load_summary`], with shipping estimated to `country` (the one chosen at checkout).
-pub async fn load_summary_for<B: Backend>(ctx: &Ctx<'_, B>, cart: &Cart, country: Country) -> Result<Summary, ShopError> {
+/// The cart joined with its products, priced in the shopper's currency, with shipping estimated
+/// to `country` (the one chosen at checkout) and up to `recommendations` products bought with
+/// these: when the cart has lines, one batch lookup (which answers all of it).
+pub async fn load_summary_for<B: Backend>(
+    ctx: &Ctx<'_, B>,
+    cart: &Cart,
+    country: Country,
+    recommendations: u32,
+) -> Result<Summary, ShopError> {
     if cart.lines.is_empty() {
         return Ok(Summary { shipping_country: country, ..Summary::default() });
     }
-    let skus = cart.lines.iter().map(|l| l.sku.clone()).collect();
-    let found = ctx.backend.call(Service::Products, catalog_ops::get_products, &GetProductsRequest { skus }).await?;
-    Ok(summary::build_for(cart, &found.products, country))
+    let req = GetProductsRequest { skus: cart.lines.iter().map(|l| l.sku.clone()).collect(), currency: ctx.currency_code(), recommendations };
+    let found = ctx.backend.call(Service::Products, catalog_ops::get_products, &req).await.map_err(crate::app::priced_in)?;
+    let mut summary = summary::build_for(cart, &found.products, country);
+    summary.recommendations = found.recommendations;
+    Ok(summary)
 }
 
 pub async fn page<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
     let cart = ctx.cart().await?;
-    let summary = load_summary(ctx, &cart).await?;
+    let summary = load_summary_for(ctx, &cart, summary::ESTIMATE_COUNTRY, RECOMMENDATIONS).await?;
     let notice = ctx.query.get("notice").and_then(Notice::parse).map(|n| (n, ctx.query.get("sku")));
     let chrome = ctx.chrome(Some(cart.item_count), Section::Cart);
     Ok(ctx.page(200, &chrome, "Your cart", view::render(&summary, ctx.csrf(), notice)))
@@ -53,6 +60,8 @@ pub async fn add<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
             let count = ctx.cart_count().await;
             Ok(super::product::not_found(&ctx.chrome(count, Section::Catalog)))
         }
+        // Sold out, or not that many left: the product page says how many there are now.
+        Err(e) if e.code == ErrorCode::Conflict => Ok(Outgoing::see_other(&format!("{}?error=stock", parts::product_url(sku.as_str())))),
         Err(e) => refused(e, &sku),
     }
 }
@@ -90,7 +99,8 @@ async fn remove_sku<B: Backend>(ctx: &Ctx<'_, B>, sku: Sku) -> PageResult {
     }
 }
 
-/// The cart said no to a change the shopper can fix (too many of an item, too many lines).
+/// The cart said no to a change the shopper can fix (too many of an item, too many lines; a
+/// quantity change over the stock is shown on the cart page itself).
 fn refused(e: ShopError, sku: &Sku) -> PageResult {
     match e.code {
         ErrorCode::BadRequest | ErrorCode::Unprocessable | ErrorCode::Conflict => {

@@ -4,6 +4,12 @@
 //! calling checkout at all; checkout checks again and its field errors land beside the same
 //! inputs. The card number and security code are never written back into the page.
 //!
+//! The form shows the cart priced in the shopper's currency and carries that total in hidden
+//! fields (`expected_total` in minor units, `expected_currency`, and the item count and country
+//! its shipping was quoted for); placing the order sends the currency and that total, with the
+//! shipping re-quoted for the country chosen in the form (the page can't update it without a
+//! script). Checkout refuses a total that moved (409): the form comes back with the new one.
+//!
 //! A signed-in shopper's form starts with their email and most recently used saved address, and
 //! the address of each order they place is saved for the next one. A guest is offered to sign
 //! in, never required to.
@@ -12,14 +18,16 @@ use shop_contract::carts::Cart;
 use shop_contract::checkout::{ops, PlaceOrderRequest};
 use shop_contract::{Address, CardDetails, ErrorCode, ShopError};
 use shop_domain::card_details::parse_card_details;
-use shop_domain::{AddressInput, EmailAddress, IdempotencyKey, YearMonth};
+use shop_domain::{AddressInput, Country, Currency, EmailAddress, IdempotencyKey, Money, YearMonth};
 
 use crate::app::{Ctx, PageResult};
 use crate::backend::{Backend, Service};
+use crate::forms::Form;
 use crate::http::Outgoing;
 use crate::identity::{Member, Who};
 use crate::routes::cart::load_summary_for;
 use crate::session::random_token;
+use crate::summary::Expected;
 use crate::views::cart::Notice;
 use crate::views::checkout::{self as view, CheckoutForm};
 use crate::views::layout::Section;
@@ -58,7 +66,7 @@ pub fn prefill(form: &mut CheckoutForm, member: &Member, saved: &[SavedAddress])
     }
 }
 
-/// The form with the priced cart beside it (two calls: the cart, its products).
+/// The form with the cart priced afresh beside it (two calls: the cart, its products).
 async fn render_with_summary<B: Backend>(ctx: &Ctx<'_, B>, form: &CheckoutForm, status: u16) -> PageResult {
     let cart = ctx.cart().await?;
     render_cart_form(ctx, form, cart, status).await
@@ -67,7 +75,7 @@ async fn render_with_summary<B: Backend>(ctx: &Ctx<'_, B>, form: &CheckoutForm, 
 async fn render_cart_form<B: Backend>(ctx: &Ctx<'_, B>, form: &CheckoutForm, cart: Cart, status: u16) -> PageResult {
     // Shipping for the country the form names (the quote checkout will charge), else the default.
     let country = shop_domain::Country::parse(&form.country).unwrap_or(crate::summary::ESTIMATE_COUNTRY);
-    let summary = load_summary_for(ctx, &cart, country).await?;
+    let summary = load_summary_for(ctx, &cart, country, 0).await?;
     if summary.item_count == 0 {
         return Ok(Outgoing::see_other("/cart"));
     }
@@ -101,7 +109,33 @@ fn entries<B>(ctx: &Ctx<'_, B>) -> CheckoutForm {
         errors: Vec::new(),
         alert: None,
         offer_sign_in: offer_sign_in(ctx),
+        expected: None,
     }
+}
+
+/// The hidden fields that name the total the form showed: all four, or none (a form rendered
+/// before they existed); anything else was not made by this shop.
+pub fn expected_total(form: &Form) -> Result<Option<Expected>, ShopError> {
+    let incomplete = || ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again.");
+    let fields = ["expected_total", "expected_currency", "expected_items", "expected_country"].map(|name| form.get(name));
+    let [total, currency, items, country] = match fields {
+        [None, None, None, None] => return Ok(None),
+        [Some(total), Some(currency), Some(items), Some(country)] => [total, currency, items, country],
+        _ => return Err(incomplete()),
+    };
+    let currency = Currency::parse(currency).map_err(|_| incomplete())?;
+    let total = whole_number(total).and_then(|n| i64::try_from(n).ok()).and_then(|minor| Money::new(minor, currency).ok()).ok_or_else(incomplete)?;
+    let items = whole_number(items).and_then(|n| u32::try_from(n).ok()).ok_or_else(incomplete)?;
+    let country = Country::parse(country).map_err(|_| incomplete())?;
+    Ok(Some(Expected { total, items, country }))
+}
+
+/// Digits only (no sign, no spaces), as the form wrote them; `None` when empty or too large.
+fn whole_number(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |n, b| b.is_ascii_digit().then(|| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))?)
 }
 
 /// The checked order request, or the form with every problem marked.
@@ -166,11 +200,17 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
         return Err(ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again."));
     };
     let mut form = entries(ctx);
+    form.expected = expected_total(&ctx.form)?;
     let Some((email, address, card)) =
         validate(&mut form, ctx.form.text("card_number"), ctx.form.text("cvv"), ctx.config.today)
     else {
         return render_with_summary(ctx, &form, 400).await;
     };
+    // The order is in the currency the form showed its total in (the picker may have changed
+    // since, in another tab); the shipping follows the country chosen in the form.
+    let currency = form.expected.map_or(ctx.currency, |e| e.total.currency());
+    let country = Country::parse(&address.country).ok();
+    let expected = form.expected.map(|e| country.and_then(|c| e.shipped_to(c)).unwrap_or(e.total));
     let req = PlaceOrderRequest {
         session: ctx.cart_key()?,
         account_id: ctx.account_id(),
@@ -178,6 +218,8 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
         email,
         address,
         card,
+        currency: currency.code().to_string(),
+        expected_total: expected.map(shop_spin::wire::money_to_wire),
     };
     let e = match ctx.backend.call(Service::Checkout, ops::place_order, &req).await {
         Ok(order) => {
@@ -203,10 +245,22 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
             form.alert = Some(("We couldn't place your order".into(), e.message.clone()));
             render_after_refusal(ctx, &form, 422).await
         }
-        ErrorCode::BadRequest | ErrorCode::Conflict | ErrorCode::NotFound => {
+        // The total moved (a price or a rate), or stock ran out: the page again, priced afresh,
+        // saying why, so the shopper can look and confirm again (nothing was charged).
+        ErrorCode::Conflict => {
+            let short = e.fields.iter().any(|f| f.field.starts_with("lines"));
+            let text = if short {
+                format!("{}. Change your cart, then place your order again.", e.message.trim_end_matches('.'))
+            } else {
+                e.message.clone()
+            };
+            let title = if short { "Some items are sold out or running low" } else { "Please review your order" };
+            form.alert = Some((title.into(), text));
+            render_with_summary(ctx, &form, 409).await
+        }
+        ErrorCode::BadRequest | ErrorCode::NotFound => {
             if e.fields.is_empty() {
-                let title = if e.code == ErrorCode::Conflict { "Your cart changed" } else { "We couldn't place your order" };
-                form.alert = Some((title.into(), format!("{} Please check the details and place your order again.", e.message)));
+                form.alert = Some(("We couldn't place your order".into(), format!("{} Please check the details and place your order again.", e.message)));
             } else {
                 e.fields.iter().for_each(|f| form.add_error(&f.field, &f.message));
             }

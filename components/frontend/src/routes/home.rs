@@ -33,9 +33,10 @@ pub async fn page<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
         query: query.search().map(str::to_string),
         page: query.page(),
         page_size: query.page_size(),
+        currency: ctx.currency_code(),
     };
     let (count, products) = futures::join!(ctx.cart_count(), ctx.backend.call(Service::Products, ops::list_products, &request));
-    let products = products?;
+    let products = products.map_err(crate::app::priced_in)?;
     let mut chrome = ctx.chrome(count, Section::Catalog);
     chrome.search = search.clone();
     chrome.category = query.category();

@@ -1,4 +1,6 @@
-//! `/product/{sku}`: one product, with the form that adds it to the cart.
+//! `/product/{sku}`: one product in the shopper's currency, its stock, the form that adds it to
+//! the cart, and what others bought with it. Two calls: the cart (the header's count, and how
+//! many of this product it holds) and the product with its recommendations.
 use shop_contract::catalog::{ops, GetProductRequest};
 use shop_contract::ErrorCode;
 use shop_domain::Sku;
@@ -6,27 +8,47 @@ use shop_domain::Sku;
 use crate::app::{Ctx, PageResult};
 use crate::backend::{Backend, Service};
 use crate::views::layout::Section;
-use crate::views::{errors, product};
+use crate::views::product::{self, AddProblem, ProductView};
+use crate::views::errors;
+
+/// "Often bought together" products the page shows.
+pub const RECOMMENDATIONS: u32 = 4;
 
 pub async fn page<B: Backend>(ctx: &Ctx<'_, B>, raw_sku: &str) -> PageResult {
     let sku = Sku::parse(raw_sku).ok();
     let fetch = async {
         match &sku {
-            Some(sku) => ctx.backend.call(Service::Products, ops::get_product, &GetProductRequest { sku: sku.to_string() }).await.map(Some),
+            Some(sku) => {
+                let req = GetProductRequest { sku: sku.to_string(), currency: ctx.currency_code(), recommendations: RECOMMENDATIONS };
+                ctx.backend.call(Service::Products, ops::get_product, &req).await.map(Some)
+            }
             None => Ok(None),
         }
     };
-    let (count, found) = futures::join!(ctx.cart_count(), fetch);
-    let mut chrome = ctx.chrome(count, Section::Catalog);
+    let (cart, found) = futures::join!(ctx.cart(), fetch);
+    // A cart that can't be read must not take the page down with it.
+    let cart = cart.ok();
+    let mut chrome = ctx.chrome(cart.as_ref().map(|c| c.item_count), Section::Catalog);
     match found {
-        Ok(Some(p)) => {
+        Ok(Some(details)) => {
+            let p = &details.product;
             chrome.category = shop_domain::catalog::Category::parse(&p.category).ok();
-            let quantity_error = ctx.query.get("error") == Some("quantity");
-            Ok(ctx.page(200, &chrome, &p.name, product::render(&p, ctx.csrf(), quantity_error)))
+            let in_cart = cart
+                .iter()
+                .flat_map(|c| c.lines.iter())
+                .find(|l| l.sku.eq_ignore_ascii_case(&p.sku))
+                .map_or(0, |l| l.quantity);
+            let problem = match ctx.query.get("error") {
+                Some("quantity") => Some(AddProblem::Quantity),
+                Some("stock") => Some(AddProblem::Stock),
+                _ => None,
+            };
+            let view = ProductView { product: p, recommendations: &details.recommendations, in_cart, problem, csrf: ctx.csrf() };
+            Ok(ctx.page(200, &chrome, &p.name, product::render(&view)))
         }
         Ok(None) => Ok(not_found(&chrome)),
         Err(e) if e.code == ErrorCode::NotFound => Ok(not_found(&chrome)),
-        Err(e) => Err(e),
+        Err(e) => Err(crate::app::priced_in(e)),
     }
 }
 

@@ -57,6 +57,14 @@ struct World {
     failing: Vec<&'static str>,
     /// The `client` of every sign-in attempt.
     sign_in_clients: Vec<String>,
+    /// Units left of a product, when not the default 1000.
+    stock: std::collections::BTreeMap<String, u32>,
+    /// What the catalog recommends with anything (minus the anchors and sold-out products).
+    recommend: Vec<&'static str>,
+    /// Added to every catalog price in USD cents from now on (a price that moved).
+    price_bump: i64,
+    /// Every catalog read and place-order request, as sent.
+    requests: Vec<(String, Value)>,
 }
 
 impl World {
@@ -101,7 +109,7 @@ struct Fake {
 
 fn product(sku: &str, name: &str, minor: i64, category: &str, image: &str) -> Value {
     json!({"sku": sku, "name": name, "description": format!("About {name}."), "price": {"minor": minor, "currency": "USD"},
-           "category": category, "image": image})
+           "display_price": {"minor": minor, "currency": "USD"}, "category": category, "image": image, "stock": 1000})
 }
 
 fn catalog() -> Vec<Value> {
@@ -109,8 +117,28 @@ fn catalog() -> Vec<Value> {
         product("MUG-TEAL", "Teal Mug", 1250, "kitchen", "mug-teal"),
         product("TEE-CORAL", "Coral Tee", 1999, "apparel", "tshirt-coral"),
         product("XSS-1", "<script>alert(1)</script>", 500, "office", "sticker-rose"),
+        product("LAMP-AMBER", "Amber Lamp", 8999, "home", "lamp-amber"),
+        product("CAP-RED", "Red Cap", 2499, "apparel", "cap-amber"),
     ]
 }
+
+/// The fake catalog's rates (none for CHF: asking for it is refused, as products does).
+const RATES: [(&str, &str); 5] = [("EUR", "0.92"), ("GBP", "0.79"), ("JPY", "151.25"), ("CAD", "1.36"), ("KWD", "0.3075")];
+
+fn rate_table() -> shop_domain::Rates {
+    shop_domain::Rates::new(RATES.map(|(c, r)| (shop_domain::Currency::parse(c).unwrap(), shop_domain::PerUsd::parse(r).unwrap()))).unwrap()
+}
+
+/// `rates` as the catalog answers them (those used to convert into `currency`).
+fn rates_used(currency: &str) -> Value {
+    match RATES.iter().find(|(c, _)| *c == currency) {
+        Some((c, r)) => json!([{"currency": c, "per_usd": shop_domain::PerUsd::parse(r).unwrap().to_decimal_string(), "valid_from": "2026-01-01T00:00:00Z"}]),
+        None => json!([]),
+    }
+}
+
+/// A product by SKU, as the catalog shows it now (in a currency).
+type Lookup = Box<dyn Fn(&str) -> Option<Value>>;
 
 fn err(code: ErrorCode, message: &str) -> ShopError {
     ShopError::new(code, message)
@@ -125,10 +153,41 @@ impl Fake {
         if w.down.contains(&service) {
             return Err(err(ErrorCode::Unavailable, "down"));
         }
-        let find = |sku: &str| catalog().into_iter().find(|p| p["sku"] == sku);
         if w.failing.contains(&path) {
             return Err(err(ErrorCode::Unavailable, "down"));
         }
+        if path.starts_with("/api/catalog/") || path == "/api/checkout/place_order" {
+            w.requests.push((path.to_string(), req.clone()));
+        }
+        // The catalog as it is now: stock and price changes applied, prices shown in `currency`.
+        let (stock, bump) = (w.stock.clone(), w.price_bump);
+        let shown = move |currency: &Value| -> Result<Lookup, ShopError> {
+            let to = match currency.as_str() {
+                None => shop_domain::Currency::Usd,
+                Some(code) => shop_domain::Currency::parse(code).map_err(|e| err(ErrorCode::BadRequest, &e.to_string()))?,
+            };
+            rate_table().per_usd(to).map_err(|e| err(ErrorCode::Unprocessable, &e.to_string()))?;
+            let (stock, bump) = (stock.clone(), bump);
+            Ok(Box::new(move |sku: &str| {
+                let mut p = catalog().into_iter().find(|p| p["sku"] == sku)?;
+                p["stock"] = json!(stock.get(sku).copied().unwrap_or(1000));
+                let usd = p["price"]["minor"].as_i64().unwrap() + bump;
+                p["price"]["minor"] = json!(usd);
+                let converted = rate_table().convert(shop_domain::Money::new(usd, shop_domain::Currency::Usd).unwrap(), to).unwrap();
+                p["display_price"] = json!({"minor": converted.minor(), "currency": to.code()});
+                Some(p)
+            }))
+        };
+        let find = shown(&Value::Null)?;
+        let recommend = |w: &World, anchors: &[String], n: u64, find: &dyn Fn(&str) -> Option<Value>| -> Vec<Value> {
+            w.recommend
+                .iter()
+                .filter(|s| !anchors.iter().any(|a| a == *s))
+                .filter_map(|s| find(s))
+                .filter(|p| p["stock"] != 0)
+                .take(n as usize)
+                .collect()
+        };
         let key = req["session"].as_str().unwrap_or_default().to_string();
         let cart_json = |w: &mut World, key: &str| {
             let cart = w.cart_of(key);
@@ -142,26 +201,41 @@ impl Fake {
         match path {
             "/api/catalog/list_products" => {
                 let q = req["query"].as_str().unwrap_or_default().to_lowercase();
+                let find = shown(&req["currency"])?;
                 let all: Vec<Value> = catalog()
                     .into_iter()
                     .filter(|p| req["category"].is_null() || p["category"] == req["category"])
                     .filter(|p| p["name"].as_str().unwrap().to_lowercase().contains(&q))
+                    .filter_map(|p| find(p["sku"].as_str().unwrap()))
                     .collect();
                 let page = req["page"].as_u64().unwrap();
                 Ok(json!({"products": if page == 1 { all.clone() } else { vec![] }, "page": page, "page_size": req["page_size"], "total": all.len()}))
             }
-            "/api/catalog/get_product" => find(&sku).ok_or_else(|| err(ErrorCode::NotFound, "No such product")),
+            "/api/catalog/get_product" => {
+                let find = shown(&req["currency"])?;
+                let product = find(&sku).ok_or_else(|| err(ErrorCode::NotFound, "No such product"))?;
+                let recommendations = recommend(&w, std::slice::from_ref(&sku), req["recommendations"].as_u64().unwrap(), &*find);
+                Ok(json!({"product": product, "recommendations": recommendations}))
+            }
             "/api/catalog/get_products" => {
+                let find = shown(&req["currency"])?;
                 let skus: Vec<String> = serde_json::from_value(req["skus"].clone()).unwrap();
                 let products: Vec<Value> = skus.iter().filter_map(|s| find(s)).collect();
                 let missing: Vec<&String> = skus.iter().filter(|s| find(s).is_none()).collect();
-                Ok(json!({"products": products, "missing": missing}))
+                let recommendations = recommend(&w, &skus, req["recommendations"].as_u64().unwrap(), &*find);
+                let rates = rates_used(req["currency"].as_str().unwrap_or("USD"));
+                Ok(json!({"products": products, "missing": missing, "recommendations": recommendations, "rates": rates}))
             }
             "/api/carts/get_cart" => Ok(cart_json(&mut w, &key)),
             "/api/carts/add_item" => {
-                find(&sku).ok_or_else(|| err(ErrorCode::NotFound, "No such product"))?;
+                let p = find(&sku).ok_or_else(|| err(ErrorCode::NotFound, "No such product"))?;
                 let add = req["quantity"].as_u64().unwrap() as u32;
+                let left = p["stock"].as_u64().unwrap() as u32;
                 let cart = w.cart_of(&key);
+                let had = cart.iter().find(|(s, _)| *s == sku).map_or(0, |(_, q)| *q);
+                if had + add <= 99 {
+                    shop_domain::stock::check_available(p["name"].as_str().unwrap(), had + add, left).map_err(ShopError::conflict)?;
+                }
                 match cart.iter_mut().find(|(s, _)| *s == sku) {
                     Some((_, q)) if *q + add > 99 => return Err(err(ErrorCode::BadRequest, "limit")),
                     Some((_, q)) => *q += add,
@@ -208,15 +282,55 @@ impl Fake {
                     e.message = "Check the address".into();
                     return Err(e);
                 }
-                let id = format!("ORD-{:012}", w.orders.len() + 1);
+                // Priced as checkout prices it: display prices in the order's currency, shipping quoted
+                // in it to the address's country; refused when that is not the total expected.
+                let find = shown(&req["currency"])?;
+                let currency = shop_domain::Currency::parse(req["currency"].as_str().unwrap()).unwrap();
                 let cart = w.cart_of(&key).clone();
+                let lines: Vec<(Value, i64, u32)> = cart
+                    .iter()
+                    .map(|(s, q)| {
+                        let p = find(s).unwrap();
+                        (p.clone(), p["display_price"]["minor"].as_i64().unwrap(), *q)
+                    })
+                    .collect();
+                let short: Vec<(&Value, u32)> =
+                    lines.iter().filter(|(p, _, q)| p["stock"].as_u64().unwrap() < u64::from(*q)).map(|(p, _, q)| (p, *q)).collect();
+                if !short.is_empty() {
+                    let messages: Vec<String> = short
+                        .iter()
+                        .map(|(p, _)| match p["stock"].as_u64().unwrap() {
+                            0 => format!("Sold out: {}", p["name"].as_str().unwrap()),
+                            n => format!("Only {n} left of {}", p["name"].as_str().unwrap()),
+                        })
+                        .collect();
+                    let mut e = ShopError::conflict(messages.join("; "));
+                    e.fields = short.iter().map(|(p, _)| FieldError::new(format!("lines.{}", p["sku"].as_str().unwrap()), "short")).collect();
+                    return Err(e);
+                }
+                let items: u32 = lines.iter().map(|(_, _, q)| q).sum();
+                let subtotal: i64 = lines.iter().map(|(_, unit, q)| unit * i64::from(*q)).sum();
+                let country = shop_domain::Country::parse(req["address"]["country"].as_str().unwrap()).unwrap();
+                let shipping = shop_domain::shipping::quote(country, items, currency).minor();
+                let total = shop_domain::Money::new(subtotal + shipping, currency).unwrap();
+                if !req["expected_total"].is_null() && req["expected_total"] != json!({"minor": total.minor(), "currency": currency.code()}) {
+                    let was = shop_domain::Money::new(req["expected_total"]["minor"].as_i64().unwrap(), currency).unwrap();
+                    return Err(ShopError::conflict(format!(
+                        "The total changed since you opened checkout (prices or exchange rates moved): it is now {}, not {}. Please review your order and confirm again.",
+                        total.format(),
+                        was.format()
+                    )));
+                }
+                let money = |minor: i64| json!({"minor": minor, "currency": currency.code()});
+                let id = format!("ORD-{:012}", w.orders.len() + 1);
                 let order = json!({
                     "order_id": id, "session": key, "account_id": req["account_id"], "status": "Completed", "email": req["email"], "address": req["address"],
-                    "lines": cart.iter().map(|(s, q)| json!({"sku": s, "name": find(s).unwrap()["name"], "image": "mug-teal",
-                        "unit_price": {"minor": 1250, "currency": "USD"}, "quantity": q, "line_total": {"minor": 1250 * *q as i64, "currency": "USD"}})).collect::<Vec<_>>(),
-                    "subtotal": {"minor": 1250, "currency": "USD"}, "shipping": {"minor": 600, "currency": "USD"}, "total": {"minor": 1850, "currency": "USD"},
+                    "lines": lines.iter().map(|(p, unit, q)| json!({"sku": p["sku"], "name": p["name"], "image": "mug-teal",
+                        "unit_price": money(*unit), "quantity": q, "line_total": money(unit * i64::from(*q)), "catalog_unit_price": p["price"]})).collect::<Vec<_>>(),
+                    "subtotal": money(subtotal), "shipping": money(shipping), "total": money(total.minor()),
                     "transaction_id": "TXN-ABC", "tracking_id": "TRK-XYZ", "failure": null,
-                    "created_at": format!("2025-03-0{}T10:00:00Z", w.orders.len() + 1), "email_sent": true
+                    "created_at": format!("2025-03-0{}T10:00:00Z", w.orders.len() + 1), "email_sent": true,
+                    "rates": rates_used(currency.code())
                 });
                 w.orders.push(order.clone());
                 w.attempts.push((attempt, id));
@@ -354,15 +468,40 @@ impl Backend for Fake {
         &self,
         _s: Service,
         op: Operation<Req, Resp>,
-        _req: &Req,
+        req: &Req,
         authorization: &str,
     ) -> Result<Resp, ShopError> {
-        self.world.borrow_mut().calls.push(op.path.to_string());
+        let req = serde_json::to_value(req).unwrap();
+        let mut w = self.world.borrow_mut();
+        w.calls.push(op.path.to_string());
+        w.requests.push((op.path.to_string(), req.clone()));
         if authorization != "Bearer secret" {
             return Err(err(ErrorCode::Unauthorized, "A valid operator token is required"));
         }
         let service = op.path.split('/').nth(2).unwrap_or_default();
-        Ok(serde_json::from_value(json!({"service": service, "applied": [], "version": 1})).unwrap())
+        let answer = match op.path {
+            "/api/catalog_admin/set_rates" => {
+                let current: Vec<Value> = req["rates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| json!({"currency": r["currency"], "per_usd": r["per_usd"], "valid_from": "2026-05-01T00:00:00Z"}))
+                    .collect();
+                json!({"current": current, "scheduled": []})
+            }
+            "/api/catalog/get_rates" => json!({"current": rates_used("EUR"), "scheduled": []}),
+            "/api/catalog_admin/set_stock" => {
+                let sku = req["sku"].as_str().unwrap().to_string();
+                if !catalog().iter().any(|p| p["sku"] == sku.as_str()) {
+                    return Err(err(ErrorCode::NotFound, "No such product"));
+                }
+                let stock = req["stock"].as_u64().unwrap() as u32;
+                w.stock.insert(sku.clone(), stock);
+                json!({"sku": sku, "stock": stock, "reserved": 0})
+            }
+            _ => json!({"service": service, "applied": [], "version": 1}),
+        };
+        Ok(serde_json::from_value(answer).unwrap())
     }
 }
 
@@ -565,7 +704,8 @@ fn placing_an_order_is_idempotent_and_shows_the_confirmation() {
     assert_eq!(fake.world.borrow().orders.len(), 1);
     let (out, html) = get(&fake, &location);
     assert_eq!(out.status, 200);
-    for text in ["ORD-000000000001", "Thank you", "ada@example.com", "TXN-ABC", "TRK-XYZ", "$18.50"] {
+    let total = shop_domain::Money::new(1250 + shop_domain::shipping::quote(shop_domain::Country::US, 1, shop_domain::Currency::Usd).minor(), shop_domain::Currency::Usd).unwrap();
+    for text in ["ORD-000000000001", "Thank you", "ada@example.com", "TXN-ABC", "TRK-XYZ", &total.format()] {
         assert!(html.contains(text), "{text}");
     }
     assert!(fake.calls() <= 2);
@@ -691,7 +831,21 @@ fn dump_pages() {
     let fake = Fake::default();
     fake.world.borrow_mut().cart = vec![("MUG-TEAL".into(), 2), ("TEE-CORAL".into(), 1)];
     let declined = GOOD.replace("4242+4242+4242+4242", "4000000000000002");
+    {
+        let mut w = fake.world.borrow_mut();
+        w.stock.extend([("LAMP-AMBER".to_string(), 0), ("CAP-RED".to_string(), 3)]);
+        w.recommend = vec!["TEE-CORAL", "CAP-RED", "XSS-1", "MUG-TEAL"];
+    }
+    let in_yen = |target: &str| {
+        let mut req = request("GET", target, "", false);
+        req.headers.push(("cookie".into(), format!("sid={SID}; csrf={CSRF}; currency=JPY")));
+        block_on(respond(&fake, &config(), &req, false))
+    };
     let pages: Vec<(&str, Outgoing)> = vec![
+        ("product-jpy.html", in_yen("/product/MUG-TEAL")),
+        ("product-sold-out.html", get(&fake, "/product/LAMP-AMBER?error=stock").0),
+        ("product-low.html", get(&fake, "/product/CAP-RED").0),
+        ("cart-jpy.html", in_yen("/cart")),
         ("home.html", get(&fake, "/").0),
         ("product.html", get(&fake, "/product/MUG-TEAL").0),
         ("cart.html", get(&fake, "/cart?notice=added&sku=MUG-TEAL").0),
@@ -771,3 +925,4 @@ fn operator_update_requires_the_path_and_body_sku_to_agree() {
 }
 
 mod accounts;
+mod commerce;

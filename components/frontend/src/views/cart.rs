@@ -91,6 +91,9 @@ pub fn render(summary: &Summary, csrf: &str, notice: Option<(Notice, Option<&str
                                 div {
                                     h3 { a href=(parts::product_url(&line.sku)) { (line.name) } }
                                     p.line-meta { (line.unit_price) " each" }
+                                    @if let Some(note) = line.stock_note() {
+                                        p.line-stock.short[!line.in_stock()] { (note) }
+                                    }
                                     div.line-actions {
                                         form.qty method="post" action="/cart/update" {
                                             (parts::csrf_field(csrf))
@@ -135,11 +138,15 @@ pub fn render(summary: &Summary, csrf: &str, notice: Option<(Notice, Option<&str
                     h2 #summary-title { "Order summary" }
                     (totals(summary))
                     @if summary.item_count > 0 {
+                        @if !summary.all_in_stock() {
+                            p.short { "Some items have sold out or have fewer left than your cart holds. Change them before you check out." }
+                        }
                         a.btn.btn-large href="/checkout" { "Go to checkout" }
                         p.small { "Shipping is confirmed for your address at checkout." }
                     }
                 }
             }
+            (parts::recommendations(&summary.recommendations))
         }
     }
 }
@@ -148,7 +155,7 @@ pub fn render(summary: &Summary, csrf: &str, notice: Option<(Notice, Option<&str
 pub fn totals(summary: &Summary) -> Markup {
     html! {
         @match &summary.totals {
-            Some(Totals { subtotal, shipping, total }) => {
+            Some(Totals { subtotal, shipping, total, .. }) => {
                 dl.totals {
                     div { dt { "Subtotal (" (format::count(summary.item_count, "item", "items")) ")" } dd { (subtotal) } }
                     div { dt { "Estimated shipping to " (summary.shipping_country.name()) } dd { (shipping) } }

@@ -2,7 +2,7 @@
 use maud::{html, Markup};
 use shop_domain::Country;
 
-use crate::summary::Summary;
+use crate::summary::{Expected, Summary};
 use crate::views::{cart, format, parts};
 
 /// Everything the form shows: what the shopper typed (never the card number or CVV), the
@@ -25,6 +25,9 @@ pub struct CheckoutForm {
     pub alert: Option<(String, String)>,
     /// A guest is offered to sign in (and come back here); never required to.
     pub offer_sign_in: bool,
+    /// The total the form showed last time (sent back in hidden fields), kept when the page is
+    /// shown again without a priced summary; a priced summary's own total replaces it.
+    pub expected: Option<Expected>,
 }
 
 /// The form's fields, in page order; errors are shown beside these.
@@ -79,6 +82,8 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
     let has_field_errors = form.errors.len() > other_errors.len();
     let country = if form.country.is_empty() { "US" } else { form.country.as_str() };
     let expiry_error = form.error("expiry");
+    // The total this page shows is the one the shopper confirms by placing the order.
+    let expected = summary.and_then(|s| s.totals.as_ref()).map(|t| t.expected).or(form.expected);
     html! {
         div.page-head {
             h1 { "Checkout" }
@@ -109,6 +114,12 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
             form method="post" action="/checkout" novalidate {
                 (parts::csrf_field(csrf))
                 input type="hidden" name="attempt" value=(form.attempt);
+                @if let Some(e) = expected {
+                    input type="hidden" name="expected_total" value=(e.total.minor());
+                    input type="hidden" name="expected_currency" value=(e.total.currency().code());
+                    input type="hidden" name="expected_items" value=(e.items);
+                    input type="hidden" name="expected_country" value=(e.country.code());
+                }
                 fieldset.group {
                     legend { "Contact" }
                     (input(form, "email", "Email address", &form.email, ("email", "email", None),
@@ -182,7 +193,14 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
                             @for line in &summary.lines {
                                 li {
                                     img src=(parts::image_url(&line.image)) alt="" width="48" height="48";
-                                    span.grow { (line.name) " × " (line.quantity) }
+                                    span.grow {
+                                        (line.name) " × " (line.quantity)
+                                        @if !line.in_stock() {
+                                            @if let Some(note) = line.stock_note() {
+                                                span.line-stock.short { (note) }
+                                            }
+                                        }
+                                    }
                                     span { (line.line_total) }
                                 }
                             }

@@ -2,6 +2,7 @@
 //! categories, cart) and footer.
 use maud::{html, Markup, DOCTYPE};
 use shop_domain::catalog::Category;
+use shop_domain::Currency;
 
 use crate::assets::CSS_ETAG;
 use crate::next_path::NextPath;
@@ -23,6 +24,11 @@ pub struct Chrome {
     pub section: Section,
     /// The header's account links.
     pub account: AccountLinks,
+    /// The currency prices are shown in, selected in the header's picker; `None` hides the
+    /// picker (pages that know nothing of the request).
+    pub currency: Option<Currency>,
+    /// Where the picker comes back to (the home page when `None`).
+    pub currency_next: Option<NextPath>,
 }
 
 /// The top of the header: how to sign in, or who is signed in.
@@ -53,22 +59,54 @@ fn account_bar(links: &AccountLinks, current: Option<&str>) -> Markup {
             AccountLinks::Hidden => {}
             AccountLinks::Guest { next } => {
                 nav.account-bar aria-label="Account" {
-                    div.wrap {
-                        a href={ "/account/sign-in" (NextPath::query(next.as_ref())) } { "Sign in" }
-                        a href={ "/account/sign-up" (NextPath::query(next.as_ref())) } { "Create account" }
-                    }
+                    a href={ "/account/sign-in" (NextPath::query(next.as_ref())) } { "Sign in" }
+                    a href={ "/account/sign-up" (NextPath::query(next.as_ref())) } { "Create account" }
                 }
             }
             AccountLinks::SignedIn { email, csrf } => {
                 nav.account-bar aria-label="Account" {
-                    div.wrap {
-                        span.account-email { span.visually-hidden { "Signed in as " } (email) }
-                        a href="/account" aria-current=[current] { "Your account" }
-                        form method="post" action="/account/sign-out" {
-                            (parts::csrf_field(csrf))
-                            button.text-button type="submit" { "Sign out" }
-                        }
+                    span.account-email { span.visually-hidden { "Signed in as " } (email) }
+                    a href="/account" aria-current=[current] { "Your account" }
+                    form method="post" action="/account/sign-out" {
+                        (parts::csrf_field(csrf))
+                        button.text-button type="submit" { "Sign out" }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The currency picker: a plain GET form (no script), coming back to this page.
+pub fn currency_picker(current: Currency, next: Option<&NextPath>) -> Markup {
+    html! {
+        form.currency-picker method="get" action="/currency" {
+            // On a phone the word is left to screen readers: the list's entries name currencies.
+            label.hide-narrow for="currency-code" { "Currency" }
+            select #currency-code name="code" {
+                @for c in Currency::ALL {
+                    option value=(c.code()) selected[c == current] { (c.code()) " — " (c.name()) }
+                }
+            }
+            @if let Some(next) = next {
+                input type="hidden" name="next" value=(next.as_str());
+            }
+            button.btn-quiet type="submit" { "Change" span.visually-hidden { " currency" } }
+        }
+    }
+}
+
+/// The slim bar above the header: the currency picker and the account links.
+fn top_bar(chrome: &Chrome, current: Option<&str>) -> Markup {
+    let links = account_bar(&chrome.account, current);
+    html! {
+        @if chrome.currency.is_some() || chrome.account != AccountLinks::Hidden {
+            div.top-bar {
+                div.wrap {
+                    @if let Some(currency) = chrome.currency {
+                        (currency_picker(currency, chrome.currency_next.as_ref()))
+                    }
+                    (links)
                 }
             }
         }
@@ -93,7 +131,7 @@ pub fn page(chrome: &Chrome, title: &str, content: Markup) -> Markup {
             body {
                 a.skip-link href="#main" { "Skip to main content" }
                 header.site-header {
-                    (account_bar(&chrome.account, current(Section::Account)))
+                    (top_bar(chrome, current(Section::Account)))
                     div.wrap.header-row {
                         a.brand href="/" {
                             span.brand-mark aria-hidden="true" { "W" }

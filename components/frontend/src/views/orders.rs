@@ -1,7 +1,7 @@
 //! The order confirmation and the list of the shopper's orders.
 use maud::{html, Markup};
-use shop_contract::{Address, Order, OrderStatus};
-use shop_domain::Country;
+use shop_contract::{Address, Order, OrderStatus, RateUsed};
+use shop_domain::{Country, PerUsd};
 
 use crate::views::{format, parts};
 
@@ -102,6 +102,9 @@ pub fn confirmation(order: &Order, just_placed: bool) -> Markup {
                     div { dt { "Shipping" } dd { (format::price(&order.shipping)) } }
                     div.grand { dt { "Total" } dd { (format::price(&order.total)) } }
                 }
+                @if let Some(text) = rates_text(order) {
+                    p.small.rates { (text) }
+                }
                 h2 { "Shipping to" }
                 address {
                     @for (i, line) in address_lines(&order.address).iter().enumerate() {
@@ -112,6 +115,23 @@ pub fn confirmation(order: &Order, just_placed: bool) -> Markup {
                 p.small { a href="/orders" { "See all your orders" } }
             }
         }
+    }
+}
+
+/// The exchange rates stored with the order, when its prices were converted from the catalog's:
+/// "Paid in EUR at 1 USD = 0.92 EUR" (and any other rate a catalog price was converted with).
+pub fn rates_text(order: &Order) -> Option<String> {
+    let paid = shop_domain::Currency::parse(&order.total.currency).map_or_else(|_| order.total.currency.clone(), |c| c.code().to_string());
+    let quote = |r: &RateUsed| PerUsd::parse(&r.per_usd).ok().map(|rate| format!("1 USD = {rate} {}", r.currency.trim()));
+    let is_paid = |r: &&RateUsed| r.currency.trim().eq_ignore_ascii_case(&paid);
+    let main = order.rates.iter().find(is_paid).and_then(quote);
+    let others: Vec<String> = order.rates.iter().filter(|r| !is_paid(r)).filter_map(quote).collect();
+    let others = (!others.is_empty()).then(|| format!("catalog prices converted at {}", others.join(", ")));
+    match (main, others) {
+        (Some(main), None) => Some(format!("Paid in {paid} at {main}")),
+        (Some(main), Some(others)) => Some(format!("Paid in {paid} at {main}; {others}")),
+        (None, Some(others)) => Some(format!("Paid in {paid}; {others}")),
+        (None, None) => None,
     }
 }
 
@@ -230,12 +250,40 @@ mod tests {
             "address": {"name": "n", "street": "s", "city": "c", "postal_code": "p", "country": "US"},
             "lines": [], "subtotal": {"minor": 0, "currency": "USD"}, "shipping": {"minor": 0, "currency": "USD"},
             "total": {"minor": 0, "currency": "USD"}, "created_at": "2026-01-01T00:00:00Z", "email_sent": false,
-            "failure": "Your card was declined"
+            "failure": "Your card was declined", "rates": []
         }))
         .expect("an order");
         assert_eq!(failure_text(&order, "Your card was declined"), "Your card was declined. Nothing was charged.");
         let refunded = Order { transaction_id: Some("txn_1".into()), ..order };
         assert_eq!(failure_text(&refunded, "We refunded your payment."), "We refunded your payment.");
+    }
+
+    #[test]
+    fn the_rates_the_order_was_converted_with_are_named() {
+        let order = |rates: serde_json::Value, currency: &str| -> Order {
+            serde_json::from_value(serde_json::json!({
+                "order_id": "ORD-000000000001", "session": "s", "status": "Completed", "email": "a@b.example",
+                "address": {"name": "n", "street": "s", "city": "c", "postal_code": "p", "country": "US"},
+                "lines": [], "subtotal": {"minor": 0, "currency": currency}, "shipping": {"minor": 0, "currency": currency},
+                "total": {"minor": 0, "currency": currency}, "created_at": "2026-01-01T00:00:00Z", "email_sent": true,
+                "rates": rates
+            }))
+            .expect("an order")
+        };
+        let eur = serde_json::json!([{"currency": "EUR", "per_usd": "0.920000", "valid_from": "2026-01-01T00:00:00Z"}]);
+        assert_eq!(rates_text(&order(eur.clone(), "EUR")).as_deref(), Some("Paid in EUR at 1 USD = 0.92 EUR"));
+        assert_eq!(rates_text(&order(eur, "USD")).as_deref(), Some("Paid in USD; catalog prices converted at 1 USD = 0.92 EUR"));
+        let two = serde_json::json!([
+            {"currency": "JPY", "per_usd": "151.250000", "valid_from": "2026-01-01T00:00:00Z"},
+            {"currency": "EUR", "per_usd": "0.92", "valid_from": "2026-01-01T00:00:00Z"}
+        ]);
+        assert_eq!(
+            rates_text(&order(two, "JPY")).as_deref(),
+            Some("Paid in JPY at 1 USD = 151.25 JPY; catalog prices converted at 1 USD = 0.92 EUR")
+        );
+        assert_eq!(rates_text(&order(serde_json::json!([]), "USD")), None);
+        let junk = serde_json::json!([{"currency": "EUR", "per_usd": "lots", "valid_from": ""}]);
+        assert_eq!(rates_text(&order(junk, "EUR")), None, "a rate that isn't one is not shown");
     }
 
     #[test]

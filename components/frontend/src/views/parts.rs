@@ -2,6 +2,7 @@
 use maud::{html, Markup};
 use shop_contract::Product;
 use shop_domain::catalog::{Category, ProductImage};
+use shop_domain::stock::StockLevel;
 
 use crate::csrf;
 use crate::views::format;
@@ -21,15 +22,51 @@ pub fn category_name(slug: &str) -> String {
     Category::parse(slug).map_or_else(|_| slug.to_string(), |c| c.name().to_string())
 }
 
-/// A product in a grid: picture, name (linking to its page), category, price.
+/// The heading level of a card's name: h2 in the catalogue grid, h3 under a section's h2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardHeading {
+    H2,
+    H3,
+}
+
+/// A product in a grid: picture, name (linking to its page), category, price in the shopper's
+/// currency, and the stock when few or none are left.
 pub fn product_card(p: &Product) -> Markup {
+    product_card_at(p, CardHeading::H2)
+}
+
+pub fn product_card_at(p: &Product, heading: CardHeading) -> Markup {
+    let link = html! { a href=(product_url(&p.sku)) { (p.name) } };
+    let level = StockLevel::of(p.stock);
     html! {
         article.card {
             img src=(image_url(&p.image)) alt=(p.name) width="240" height="240" loading="lazy";
             div.card-body {
-                h2 { a href=(product_url(&p.sku)) { (p.name) } }
+                @match heading {
+                    CardHeading::H2 => h2 { (link) },
+                    CardHeading::H3 => h3 { (link) },
+                }
                 span.category { (category_name(&p.category)) }
-                span.price { (format::price(&p.price)) }
+                span.price { (format::price(&p.display_price)) }
+                @if level != StockLevel::InStock {
+                    span.card-stock.sold-out[level.is_sold_out()] { (level.label()) }
+                }
+            }
+        }
+    }
+}
+
+/// "Often bought together": a row of up to four cards; nothing at all when there are none.
+pub fn recommendations(products: &[Product]) -> Markup {
+    html! {
+        @if !products.is_empty() {
+            section.recommendations aria-labelledby="recommendations-title" {
+                h2 #recommendations-title { "Often bought together" }
+                ul.grid.grid-row {
+                    @for p in products.iter().take(4) {
+                        li { (product_card_at(p, CardHeading::H3)) }
+                    }
+                }
             }
         }
     }

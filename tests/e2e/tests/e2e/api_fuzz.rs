@@ -19,7 +19,7 @@ use support::{operation, request_schema, resolve, response_schema, validate, Rng
 
 const STRINGS: &[&str] = &[
     "KIT-MUG-TEAL", "APP-TEE-TEAL", "kit-mug-teal", "NOPE-123", "FUZZ-ITEM-1", "kitchen", "office", "tech", "apparel", "home",
-    "USD", "EUR", "JPY", "XXX", "usd", "sticker-rose", "mug-teal", "lamp-sky", "nope-nope", "mug", "", " ", "a",
+    "USD", "EUR", "JPY", "KWD", "CHF", "XXX", "usd", "0.9215", "151.25", "0", "-1", "1e3", "0.0000001", "sticker-rose", "mug-teal", "lamp-sky", "nope-nope", "mug", "", " ", "a",
     "<script>alert(1)</script>", "'; DROP TABLE products; --", "%", "_", "\\", "\u{0}", "tab\tnew\nline", "\u{7f}",
     "ünïcødé ✓", "\u{202e}rtl", "../../etc/passwd", "Stoneware Coffee Mug",
 ];
@@ -109,15 +109,58 @@ fn valid_template(path: &str, rng: &mut Rng, n: usize) -> Value {
             "category": if rng.chance(50) { json!(rng.pick(&categories)) } else { json!(null) },
             "query": if rng.chance(50) { json!(rng.pick(&["mug", "a", "%", "_", "lamp"])) } else { json!(null) },
             "page": 1 + rng.below(3), "page_size": 1 + rng.below(48),
+            "currency": currency(rng),
         }),
-        "/api/catalog/get_product" => json!({"sku": rng.pick(&["KIT-MUG-TEAL", "kit-mug-teal", "APP-TEE-TEAL"])}),
-        "/api/catalog/get_products" => json!({"skus": ["KIT-MUG-TEAL", "APP-TEE-TEAL", "NOPE-123"]}),
+        "/api/catalog/get_product" => json!({
+            "sku": rng.pick(&["KIT-MUG-TEAL", "kit-mug-teal", "APP-TEE-TEAL", "HOM-LAMP-AMBER"]),
+            "currency": currency(rng),
+            "recommendations": rng.below(14),
+        }),
+        "/api/catalog/get_products" => json!({
+            "skus": ["KIT-MUG-TEAL", "APP-TEE-TEAL", "NOPE-123"],
+            "currency": currency(rng),
+            "recommendations": rng.below(14),
+        }),
+        "/admin/rates" => {
+            let mut rates = Map::new();
+            for _ in 0..=rng.below(3) {
+                let code = rng.pick(&["EUR", "JPY", "KWD", "CHF", "GBP", "CAD", "USD", "XXX", "eur"]).to_string();
+                let rate = rng.pick(&["0.9215", "151.25", "0.3075", "1", "0", "0.0000001", "1000001", "abc", ""]).to_string();
+                rates.insert(code, if rng.chance(10) { json!(0.92) } else { json!(rate) });
+            }
+            let valid_from = rng.pick(&["2026-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "yesterday", ""]).to_string();
+            json!({"valid_from": if rng.chance(50) { json!(valid_from) } else { json!(null) }, "rates": rates})
+        }
+        "/admin/stock/{sku}" => json!({"sku": rng.pick(&["KIT-MUG-TEAL", "APP-TEE-TEAL", "NOPE-1"]), "stock": rng.pick(&[0, 1, 5, 1000, 4_294_967_295_u32])}),
         "/admin/products" => product(rng, format!("FUZZ-{n}")),
         "/admin/products/{sku}" => {
             let sku = rng.pick(&["KIT-MUG-TEAL", "APP-TEE-TEAL"]).to_string();
             product(rng, sku)
         }
         _ => json!({}),
+    }
+}
+
+/// An answer as documented: never a 5xx, a status the operation lists, a body of its schema.
+fn check_answer(doc: &Value, operation: &Value, what: &str, status: u16, text: &str) -> Result<()> {
+    ensure!(status < 500, "{what}: answered {status}: {text}");
+    let schema = response_schema(doc, operation, status);
+    let Some(schema) = schema else {
+        anyhow::bail!("{what}: answered {status}, which the operation does not document: {text}");
+    };
+    let answer: Value = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{what}: answer is not JSON ({e}): {text}"))?;
+    if let Err(e) = validate(doc, schema, &answer, "$") {
+        anyhow::bail!("{what}: answered {status} with a body that does not match the document: {e}\n{text}");
+    }
+    Ok(())
+}
+
+/// A display currency for a catalog read: mostly supported ones, sometimes none or nonsense.
+fn currency(rng: &mut Rng) -> Value {
+    match rng.below(10) {
+        0 => json!(null),
+        1 => json!(rng.pick(&["XXX", "", "usd", "€"])),
+        _ => json!(rng.pick(&["USD", "EUR", "GBP", "JPY", "CAD", "CHF", "KWD"])),
     }
 }
 
@@ -164,6 +207,9 @@ async fn public_json_api_answers_only_as_documented() -> Result<()> {
         Target { method: reqwest::Method::POST, path: "/admin/reconcile", operator: true },
         Target { method: reqwest::Method::POST, path: "/admin/products", operator: true },
         Target { method: reqwest::Method::PUT, path: "/admin/products/{sku}", operator: true },
+        Target { method: reqwest::Method::POST, path: "/api/catalog/get_rates", operator: false },
+        Target { method: reqwest::Method::PUT, path: "/admin/rates", operator: true },
+        Target { method: reqwest::Method::PUT, path: "/admin/stock/{sku}", operator: true },
     ];
     let mut statuses = std::collections::BTreeMap::<(String, u16), usize>::new();
     let mut sent = 0;
@@ -203,14 +249,8 @@ async fn public_json_api_answers_only_as_documented() -> Result<()> {
         let status = resp.status().as_u16();
         let text = resp.text().await?;
         let what = format!("{} {url_path} {body}", t.method);
-        ensure!(status < 500, "{what}: answered {status}: {text}");
+        check_answer(&doc, op, &what, status, &text)?;
         *statuses.entry((t.path.to_string(), status)).or_default() += 1;
-        let schema = response_schema(&doc, op, status);
-        ensure!(schema.is_some(), "{what}: answered {status}, which the operation does not document: {text}");
-        let answer: Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{what}: answer is not JSON ({e}): {text}"))?;
-        if let Err(e) = validate(&doc, schema.unwrap(), &answer, "$") {
-            anyhow::bail!("{what}: answered {status} with a body that does not match the document: {e}\n{text}");
-        }
     }
     println!("{sent} requests; answers by operation and status:");
     for ((path, status), n) in &statuses {
@@ -303,19 +343,92 @@ async fn accounts_api_answers_only_as_documented() -> Result<()> {
         let status = resp.status().as_u16();
         let text = String::from_utf8_lossy(resp.body()).into_owned();
         let what = format!("{path} {body}");
-        ensure!(status < 500, "{what}: answered {status}: {text}");
+        check_answer(&doc, operation, &what, status, &text)?;
         *statuses.entry((op.to_string(), status)).or_default() += 1;
-        let schema = response_schema(&doc, operation, status);
-        ensure!(schema.is_some(), "{what}: answered {status}, which the operation does not document: {text}");
-        let answer: Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{what}: answer is not JSON ({e}): {text}"))?;
-        if let Err(e) = validate(&doc, schema.unwrap(), &answer, "$") {
-            anyhow::bail!("{what}: answered {status} with a body that does not match the document: {e}\n{text}");
-        }
     }
     println!("{sent} requests; answers by operation and status:");
     for ((op, status), n) in &statuses {
         println!("  {op} {status}: {n}");
     }
     ensure!(statuses.keys().any(|(_, s)| *s == 200) && statuses.keys().any(|(_, s)| *s == 400), "the run saw both successes and refusals");
+    Ok(())
+}
+
+/// The same run against products' stock reservations (`/api/inventory/*`, called as checkout
+/// calls them): reserves and releases of a small pool of order ids over three SKUs whose stock
+/// the operator set, valid and mutated. Besides "only documented answers, never a 5xx", the
+/// stock must add up afterwards: for each SKU, what is left plus what orders still hold is what
+/// the operator set, and nothing went below zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_api_answers_only_as_documented_and_stock_adds_up() -> Result<()> {
+    const SKUS: [&str; 3] = ["KIT-MUG-TEAL", "APP-TEE-TEAL", "OFF-STICKER-LIME"];
+    const SET: u32 = 40;
+    let doc = support::load();
+    let shop = Shop::start().await?;
+    let mut rng = Rng::from_env("api_fuzz inventory");
+    let budget: usize = std::env::var("SHOP_FUZZ_REQUESTS").ok().and_then(|n| n.parse().ok()).unwrap_or(3000) / 3;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let client = reqwest::Client::new();
+    for sku in SKUS {
+        let resp = client.put(shop.url(&format!("/admin/stock/{sku}"))).bearer_auth(&shop.operator_token).json(&json!({"stock": SET})).send().await?;
+        ensure!(resp.status() == 200, "set stock of {sku}: {}", resp.text().await?);
+    }
+    let orders: Vec<String> = (0..12).map(|i| format!("ORD-FAZE{i:08}")).collect();
+    let mut statuses = std::collections::BTreeMap::<(String, u16), usize>::new();
+    let mut sent = 0;
+    while sent < budget && Instant::now() < deadline {
+        let op = if rng.chance(60) { "reserve" } else { "release" };
+        sent += 1;
+        let path = format!("/api/inventory/{op}");
+        let operation = operation(&doc, &path, "post").expect("documented");
+        let order_id = if rng.chance(90) { rng.pick(&orders).clone() } else { rng.pick(&["", "x", "ORD-", "ORD-0000000000000"]).to_string() };
+        let valid = match op {
+            "reserve" => {
+                let mut lines = Vec::new();
+                for sku in SKUS {
+                    if rng.chance(60) {
+                        lines.push(json!({"sku": sku, "quantity": 1 + rng.below(12)}));
+                    }
+                }
+                json!({"order_id": order_id, "lines": lines})
+            }
+            _ => json!({"order_id": order_id}),
+        };
+        let body = if rng.chance(25) {
+            generate(&doc, request_schema(&doc, operation), &mut rng, 0)
+        } else {
+            let mut body = valid;
+            for _ in 0..rng.below(2) {
+                mutate_leaf(&doc, request_schema(&doc, operation), &mut body, &mut rng);
+            }
+            body
+        };
+        let resp = shop.call_internal("products", "POST", &path, &[("content-type", "application/json")], body.to_string().into_bytes()).await?;
+        let status = resp.status().as_u16();
+        let text = String::from_utf8_lossy(resp.body()).into_owned();
+        let what = format!("{path} {body}");
+        check_answer(&doc, operation, &what, status, &text)?;
+        *statuses.entry((op.to_string(), status)).or_default() += 1;
+    }
+    println!("{sent} requests; answers by operation and status:");
+    for ((op, status), n) in &statuses {
+        println!("  {op} {status}: {n}");
+    }
+    for (op, code) in [("reserve", 200), ("reserve", 409), ("reserve", 400), ("release", 200)] {
+        ensure!(statuses.contains_key(&(op.to_string(), code)), "the run never saw {op} answer {code}");
+    }
+    let db = shop.db().await?;
+    for sku in SKUS {
+        let row = db
+            .query_one(
+                "SELECT p.stock::bigint, COALESCE((SELECT sum(quantity) FROM stock_reservations r WHERE r.sku = p.sku AND NOT r.released), 0)::bigint \
+                 FROM products p WHERE p.sku = $1",
+                &[&sku],
+            )
+            .await?;
+        let (left, held): (i64, i64) = (row.get(0), row.get(1));
+        ensure!(left >= 0 && held >= 0, "{sku}: {left} left, {held} held");
+        ensure!(left + held == i64::from(SET), "{sku}: {left} left + {held} held by orders ≠ the {SET} the operator set");
+    }
     Ok(())
 }

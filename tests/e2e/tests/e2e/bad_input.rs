@@ -28,10 +28,10 @@ fn valid_requests() -> Vec<(&'static str, &'static str, Value)> {
     let money = json!({"minor": 1299, "currency": "USD"});
     let order = json!({
         "order_id": "ORD-0123456789AB", "session": SESSION, "status": "Completed", "email": "ada@example.com",
-        "address": address, "lines": [{"sku": MUG, "name": "Mug", "image": "mug-teal", "unit_price": money, "quantity": 1, "line_total": money}],
+        "address": address, "lines": [{"sku": MUG, "name": "Mug", "image": "mug-teal", "unit_price": money, "quantity": 1, "line_total": money, "catalog_unit_price": money}],
         "subtotal": money, "shipping": {"minor": 0, "currency": "USD"}, "total": money,
         "transaction_id": "txn_0123456789abcdef0123456789abcdef", "tracking_id": "TRK-0123456789AB", "failure": null,
-        "created_at": "2030-01-01T00:00:00Z", "email_sent": false
+        "created_at": "2030-01-01T00:00:00Z", "email_sent": false, "rates": []
     });
     let mut failed = order.clone();
     failed["order_id"] = json!("ORD-0123456789AC");
@@ -41,8 +41,12 @@ fn valid_requests() -> Vec<(&'static str, &'static str, Value)> {
     vec![
         ("products", "/api/catalog/list_categories", json!({})),
         ("products", "/api/catalog/list_products", json!({"category": "kitchen", "query": "mug", "page": 1, "page_size": 12})),
-        ("products", "/api/catalog/get_product", json!({"sku": MUG})),
-        ("products", "/api/catalog/get_products", json!({"skus": [MUG]})),
+        ("products", "/api/catalog/get_product", json!({"sku": MUG, "currency": "JPY", "recommendations": 4})),
+        ("products", "/api/catalog/get_products", json!({"skus": [MUG], "currency": "KWD", "recommendations": 4})),
+        ("products", "/api/catalog/get_rates", json!({})),
+        // A reservation of more than there is (refused: sold out), and a release of nothing.
+        ("products", "/api/inventory/reserve", json!({"order_id": "ORD-0123456789AB", "lines": [{"sku": MUG, "quantity": 99}, {"sku": "HOM-LAMP-AMBER", "quantity": 1}]})),
+        ("products", "/api/inventory/release", json!({"order_id": "ORD-0123456789AB"})),
         ("carts", "/api/carts/get_cart", json!({"session": SESSION})),
         ("carts", "/api/carts/add_item", json!({"session": SESSION, "sku": MUG, "quantity": 1})),
         ("carts", "/api/carts/set_quantity", json!({"session": SESSION, "sku": MUG, "quantity": 2})),
@@ -57,7 +61,7 @@ fn valid_requests() -> Vec<(&'static str, &'static str, Value)> {
         ("email", "/api/email/send_confirmation", json!({"order": order})),
         ("email", "/api/email/send_failure_notice", json!({"order": failed})),
         ("email", "/api/email/list_outbox", json!({"limit": 10})),
-        ("checkout", "/api/checkout/place_order", json!({"session": SESSION, "account_id": ACCOUNT, "attempt_id": "attempt-1", "email": "ada@example.com", "address": address, "card": card})),
+        ("checkout", "/api/checkout/place_order", json!({"session": SESSION, "account_id": ACCOUNT, "attempt_id": "attempt-1", "email": "ada@example.com", "address": address, "card": card, "currency": "EUR", "expected_total": {"minor": 1, "currency": "EUR"}})),
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "account_id": ACCOUNT, "order_id": "ORD-0123456789AB"})),
         ("checkout", "/api/checkout/list_orders", json!({"session": SESSION, "account_id": ACCOUNT, "before": "1767225600000000.ORD-0123456789AB", "limit": 10})),
         ("checkout", "/api/checkout/claim_orders", json!({"session": SESSION, "account_id": ACCOUNT})),
@@ -273,15 +277,27 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
     malformed["order"]["email"] = json!("nope");
     malformed["order"]["lines"] = json!([]);
     let cases: Vec<(&str, &str, Value, u16)> = vec![
-        ("products", "/api/catalog/get_product", json!({"sku": "NOPE-123"}), 404),
-        ("products", "/api/catalog/get_product", json!({"sku": "../../etc/passwd"}), 400),
-        ("products", "/api/catalog/get_product", json!({"sku": long}), 400),
+        ("products", "/api/catalog/get_product", json!({"sku": "NOPE-123", "recommendations": 0}), 404),
+        ("products", "/api/catalog/get_product", json!({"sku": "../../etc/passwd", "recommendations": 0}), 400),
+        ("products", "/api/catalog/get_product", json!({"sku": long, "recommendations": 0}), 400),
         ("products", "/api/catalog/list_products", json!({"category": "weapons", "query": null, "page": 1, "page_size": 12}), 400),
         ("products", "/api/catalog/list_products", json!({"category": null, "query": null, "page": 0, "page_size": 12}), 400),
         ("products", "/api/catalog/list_products", json!({"category": null, "query": null, "page": 1, "page_size": 49}), 400),
         ("products", "/api/catalog/list_products", json!({"category": null, "query": "x".repeat(101), "page": 1, "page_size": 12}), 400),
         ("products", "/api/catalog/list_products", json!({"category": null, "query": "a\u{7}b", "page": 1, "page_size": 12}), 400),
-        ("products", "/api/catalog/get_products", json!({"skus": vec![MUG; 101]}), 400),
+        ("products", "/api/catalog/get_products", json!({"skus": vec![MUG; 101], "recommendations": 0}), 400),
+        ("products", "/api/catalog/get_product", json!({"sku": MUG, "currency": "XXX", "recommendations": 0}), 400),
+        ("products", "/api/catalog/get_product", json!({"sku": MUG, "currency": null, "recommendations": 13}), 400),
+        ("products", "/api/catalog/get_products", json!({"skus": [MUG], "currency": "€", "recommendations": 0}), 400),
+        ("products", "/api/catalog/list_products", json!({"page": 1, "page_size": 12, "currency": "usdollars"}), 400),
+        ("products", "/api/catalog_admin/set_rates", json!({"rates": [{"currency": "EUR", "per_usd": "0.92"}]}), 401),
+        ("products", "/api/catalog_admin/set_stock", json!({"sku": MUG, "stock": 5}), 401),
+        ("products", "/api/inventory/reserve", json!({"order_id": "ORD-0123456789AB", "lines": [{"sku": "HOM-LAMP-AMBER", "quantity": 1}]}), 409),
+        ("products", "/api/inventory/reserve", json!({"order_id": "ORD-0123456789AB", "lines": [{"sku": MUG, "quantity": 0}]}), 400),
+        ("products", "/api/inventory/reserve", json!({"order_id": "ORD-0123456789AB", "lines": [{"sku": MUG, "quantity": 1}, {"sku": MUG, "quantity": 2}]}), 400),
+        ("products", "/api/inventory/reserve", json!({"order_id": "ORD-0123456789AB", "lines": []}), 400),
+        ("products", "/api/inventory/reserve", json!({"order_id": "../x", "lines": [{"sku": MUG, "quantity": 1}]}), 400),
+        ("carts", "/api/carts/add_item", json!({"session": SESSION, "sku": "HOM-LAMP-AMBER", "quantity": 1}), 409),
         ("products", "/api/catalog_admin/create_product", json!({}), 401),
         ("products", "/api/catalog_admin/migrate", json!({}), 401),
         ("carts", "/api/carts/add_item", json!({"session": SESSION, "sku": "NOPE-123", "quantity": 1}), 404),
@@ -308,10 +324,10 @@ async fn documented_refusals_have_their_documented_status() -> Result<()> {
         ("email", "/api/email/list_outbox", json!({"limit": 101}), 400),
         ("checkout", "/api/checkout/place_order", json!({"session": SESSION, "attempt_id": "a-1", "email": "ada@example.com",
             "address": {"name": "Ada", "street": "1 Row", "city": "London", "postal_code": "N1 9GU", "country": "GB"},
-            "card": {"number": "4242424242424242", "expiry_month": 12, "expiry_year": 2035, "cvv": "123"}}), 422),
+            "card": {"number": "4242424242424242", "expiry_month": 12, "expiry_year": 2035, "cvv": "123"}, "currency": "USD"}), 422),
         ("checkout", "/api/checkout/place_order", json!({"session": "x", "attempt_id": "", "email": "nope",
             "address": {"name": "", "street": "", "city": "", "postal_code": "", "country": "ZZ"},
-            "card": {"number": "1", "expiry_month": 0, "expiry_year": 1999, "cvv": ""}}), 400),
+            "card": {"number": "1", "expiry_month": 0, "expiry_year": 1999, "cvv": ""}, "currency": "XXX"}), 400),
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "order_id": "ORD-0123456789AB"}), 404),
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "order_id": "'; DROP TABLE orders; --"}), 400),
         ("checkout", "/api/checkout/get_order", json!({"session": SESSION, "account_id": ACCOUNT, "order_id": "ORD-0123456789AB"}), 404),
@@ -403,6 +419,30 @@ async fn public_json_apis_refuse_bad_input_over_http() -> Result<()> {
     for (name, v) in mutations(&update) {
         requests.push((name, reqwest::Method::PUT, format!("/admin/products/{MUG}"), v.to_string().into_bytes(), token));
     }
+    for (path, valid) in [
+        ("/admin/rates".to_string(), json!({"valid_from": "2026-06-01T00:00:00Z", "rates": {"EUR": "0.9215", "JPY": "151.25"}})),
+        (format!("/admin/stock/{MUG}"), json!({"stock": 7})),
+    ] {
+        for (name, body) in malformed_bodies() {
+            requests.push((name.into(), reqwest::Method::PUT, path.clone(), body, token));
+        }
+        for (name, v) in mutations(&valid) {
+            requests.push((name, reqwest::Method::PUT, path.clone(), v.to_string().into_bytes(), token));
+        }
+    }
+    for (name, rates) in [
+        ("a rate as a JSON number (a float)", json!({"EUR": 0.9215})),
+        ("a negative rate", json!({"EUR": "-0.9"})),
+        ("a zero rate", json!({"EUR": "0"})),
+        ("seven decimals", json!({"EUR": "0.1234567"})),
+        ("the base currency", json!({"USD": "1"})),
+        ("an unknown currency", json!({"XXX": "2"})),
+        ("one good and one bad rate (all or nothing)", json!({"GBP": "0.5", "EUR": "abc"})),
+    ] {
+        requests.push((name.into(), reqwest::Method::PUT, "/admin/rates".into(), json!({"rates": rates}).to_string().into_bytes(), token));
+    }
+    requests.push(("stock of an unknown SKU".into(), reqwest::Method::PUT, "/admin/stock/NOPE-123".into(), json!({"stock": 1}).to_string().into_bytes(), token));
+    requests.push(("negative stock".into(), reqwest::Method::PUT, format!("/admin/stock/{MUG}"), json!({"stock": -1}).to_string().into_bytes(), token));
     // The operator API's own refusals.
     requests.push(("SKU in path and body differ".into(), reqwest::Method::PUT, "/admin/products/KIT-MUG-CORAL".into(), update.to_string().into_bytes(), token));
     requests.push(("unknown SKU".into(), reqwest::Method::PUT, "/admin/products/NOPE-123".into(), json!({"sku": "NOPE-123", "name": "x", "description": "", "price": {"minor": 1, "currency": "USD"}, "category": "office", "image": "sticker-rose"}).to_string().into_bytes(), token));

@@ -120,7 +120,7 @@ async fn postgres_down_gives_503_and_the_shop_recovers() -> Result<()> {
     let placed = timed("checkout", b.post("/checkout", &checkout_fields(GOOD_CARD, &attempt))).await?;
     assert_unavailable_page("POST /checkout", &placed)?;
     // The public JSON API says the same, as JSON.
-    for (path, body) in [("/api/catalog/list_categories", serde_json::json!({})), ("/api/catalog/get_product", serde_json::json!({"sku": MUG}))] {
+    for (path, body) in [("/api/catalog/list_categories", serde_json::json!({})), ("/api/catalog/get_product", serde_json::json!({"sku": MUG, "recommendations": 4}))] {
         let started = Instant::now();
         let r = client.post(shop.url(path)).json(&body).send().await?;
         let status = r.status().as_u16();
@@ -152,7 +152,7 @@ async fn postgres_down_gives_503_and_the_shop_recovers() -> Result<()> {
     pg.freeze()?;
     let home = timed("home, database frozen", b.get("/")).await?;
     assert_unavailable_page("GET / with the database frozen", &home)?;
-    for (path, body) in [("/api/catalog/list_categories", serde_json::json!({})), ("/api/catalog/get_product", serde_json::json!({"sku": MUG}))] {
+    for (path, body) in [("/api/catalog/list_categories", serde_json::json!({})), ("/api/catalog/get_product", serde_json::json!({"sku": MUG, "recommendations": 4}))] {
         let started = Instant::now();
         let r = client.post(shop.url(path)).json(&body).send().await?;
         let status = r.status().as_u16();

@@ -17,6 +17,9 @@ const SEEDS: &[&[u8]] = &[
     b"19.99\xffUSD\xff0.01",
     b"99999999.99\xffEUR\xff1",
     b"1000\xffJPY\xff5",
+    b"19.99\xffUSD\xffJPY\xff1\xff151.23",
+    b"6.147\xffKWD\xffEUR\xff0.3075\xff0.9215",
+    b"92233720368547758.07\xffUSD\xffKWD\xff1\xff1000000",
     b"csrf=0123456789abcdef0123456789abcdef&sku=KIT-MUG-TEAL&quantity=2",
     b"q=red+mug&name=J%C3%BCrgen%20M&empty=&flag",
     b"a=%zz&b=%4&c=%ff%fe&a=1",
@@ -106,6 +109,11 @@ fn address() {
 #[test]
 fn money() {
     run("money", bodies::money);
+}
+
+#[test]
+fn exchange() {
+    run("exchange", bodies::exchange);
 }
 
 #[test]

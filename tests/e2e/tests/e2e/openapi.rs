@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::Value;
-use shop_contract::{accounts, catalog, catalog_admin, carts, checkout, email, payment, shipping, ErrorBody, Operation};
+use shop_contract::{accounts, catalog, catalog_admin, carts, checkout, email, inventory, payment, shipping, ErrorBody, Operation};
 use support::{example, operation, request_schema, resolve, response_schema, validate};
 
 /// The operator API's migrate answer (`components/frontend/src/routes/admin.rs`).
@@ -29,6 +29,23 @@ struct ReconcileInput {
     alert_seconds: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<u32>,
+}
+
+/// The operator API's rates body (`components/frontend/src/routes/admin.rs`): rates by currency,
+/// each a decimal string.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RatesInput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_from: Option<String>,
+    rates: std::collections::BTreeMap<String, String>,
+}
+
+/// The operator API's stock body.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockInput {
+    stock: u32,
 }
 
 fn drop_nulls(v: Value) -> Value {
@@ -143,11 +160,18 @@ fn every_operation_is_documented_and_nothing_else() {
     assert!(missing.is_empty(), "operations missing from docs/openapi.yaml: {missing:?}");
     assert!(extra.is_empty(), "docs/openapi.yaml documents operations the contract does not have: {extra:?}");
     let others: BTreeSet<&str> = documented.difference(&api).copied().collect();
-    assert_eq!(others, BTreeSet::from(["/admin/migrate", "/admin/products", "/admin/products/{sku}", "/admin/reconcile"]), "the operator API");
+    assert_eq!(
+        others,
+        BTreeSet::from(["/admin/migrate", "/admin/products", "/admin/products/{sku}", "/admin/rates", "/admin/reconcile", "/admin/stock/{sku}"]),
+        "the operator API"
+    );
     for (path, item) in doc["paths"].as_object().unwrap() {
-        let methods: Vec<&String> = item.as_object().unwrap().keys().collect();
-        let expected = if path == "/admin/products/{sku}" { "put" } else { "post" };
-        assert_eq!(methods, vec![expected], "{path}: every operation is one {expected}");
+        let methods: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        let expected = match path.as_str() {
+            "/admin/products/{sku}" | "/admin/stock/{sku}" | "/admin/rates" => vec!["put"],
+            _ => vec!["post"],
+        };
+        assert_eq!(methods, expected, "{path}: its methods");
     }
 }
 
@@ -160,9 +184,14 @@ fn schemas_match_the_wire_types() {
     check_op(&doc, catalog::ops::list_products, e);
     check_op(&doc, catalog::ops::get_product, e);
     check_op(&doc, catalog::ops::get_products, e);
+    check_op(&doc, catalog::ops::get_rates, e);
     check_op(&doc, catalog_admin::ops::create_product, e);
     check_op(&doc, catalog_admin::ops::update_product, e);
     check_op(&doc, catalog_admin::ops::migrate, e);
+    check_op(&doc, catalog_admin::ops::set_rates, e);
+    check_op(&doc, catalog_admin::ops::set_stock, e);
+    check_op(&doc, inventory::ops::reserve, e);
+    check_op(&doc, inventory::ops::release, e);
     check_op(&doc, carts::ops::get_cart, e);
     check_op(&doc, carts::ops::add_item, e);
     check_op(&doc, carts::ops::set_quantity, e);
@@ -196,6 +225,8 @@ fn schemas_match_the_wire_types() {
     check::<shop_contract::NoParams, Migrations>(&doc, "/admin/migrate", "post", e);
     check::<catalog_admin::ProductInput, shop_contract::Product>(&doc, "/admin/products", "post", e);
     check::<catalog_admin::ProductInput, shop_contract::Product>(&doc, "/admin/products/{sku}", "put", e);
+    check::<RatesInput, catalog::RateTable>(&doc, "/admin/rates", "put", e);
+    check::<StockInput, catalog_admin::StockLevel>(&doc, "/admin/stock/{sku}", "put", e);
     assert!(errors.is_empty(), "docs/openapi.yaml disagrees with the contract:\n{}", errors.join("\n"));
 }
 

@@ -53,6 +53,7 @@ async fn place(shop: &Shop, session: &str, account: Option<&str>) -> Result<Valu
         "email": "ada@example.com",
         "address": {"name": "Ada Lovelace", "street": "12 Analytical Row", "city": "London", "postal_code": "N1 9GU", "country": "GB"},
         "card": {"number": "4242424242424242", "expiry_month": 12, "expiry_year": 2035, "cvv": "123"},
+        "currency": "USD",
     });
     let (status, order) = call(shop, "checkout", PLACE, &req).await?;
     ensure!(status == 200 && order["status"] == "Completed", "place_order: {status} {order}");

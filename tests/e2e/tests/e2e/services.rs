@@ -157,10 +157,10 @@ fn failed_order(order_id: &str, transaction_id: Option<&str>, failure: Option<&s
     json!({
         "order_id": order_id, "session": "0123456789abcdef0123456789abcdef", "status": "Failed", "email": "ada@example.com",
         "address": address,
-        "lines": [{"sku": MUG, "name": "Teal <Mug>", "image": "mug-teal", "unit_price": unit, "quantity": 2, "line_total": {"minor": 3998, "currency": "USD"}}],
+        "lines": [{"sku": MUG, "name": "Teal <Mug>", "image": "mug-teal", "unit_price": unit, "quantity": 2, "line_total": {"minor": 3998, "currency": "USD"}, "catalog_unit_price": unit}],
         "subtotal": {"minor": 3998, "currency": "USD"}, "shipping": {"minor": 600, "currency": "USD"}, "total": {"minor": 4598, "currency": "USD"},
         "transaction_id": transaction_id, "tracking_id": null, "failure": failure,
-        "created_at": "2030-01-01T00:00:00Z", "email_sent": false
+        "created_at": "2030-01-01T00:00:00Z", "email_sent": false, "rates": []
     })
 }
 

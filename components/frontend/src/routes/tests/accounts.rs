@@ -468,7 +468,7 @@ fn a_members_orders_come_from_every_device_a_page_at_a_time() {
                 "status": "Completed", "email": "ada@example.com",
                 "address": {"name": "n", "street": "s", "city": "c", "postal_code": "p", "country": "US"},
                 "lines": [], "subtotal": {"minor": 0, "currency": "USD"}, "shipping": {"minor": 0, "currency": "USD"},
-                "total": {"minor": 0, "currency": "USD"}, "created_at": format!("2026-01-{n:02}T00:00:00Z"), "email_sent": true}));
+                "total": {"minor": 0, "currency": "USD"}, "created_at": format!("2026-01-{n:02}T00:00:00Z"), "email_sent": true, "rates": []}));
         }
     }
     let (out, html) = get_as(&fake, "/orders");
