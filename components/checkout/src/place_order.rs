@@ -329,8 +329,15 @@ impl PlaceOrder {
             None => Err(ShopError::unavailable(
                 "We're finishing this order right now. Please look at your orders in a moment; you won't be charged twice",
             )),
-            Some(true) if order.status == OrderStatus::Paid => self.fulfil.finish_refund(order).await,
-            Some(_) => self.continue_order(order).await,
+            // The order as it is now that this request holds it (a reconciler may have moved it
+            // on between the read and the lease).
+            Some(took_over) => {
+                let order = self.reload(&order.order_id)?;
+                match order.status {
+                    OrderStatus::Paid if took_over => self.fulfil.finish_refund(order).await,
+                    _ => self.continue_order(order).await,
+                }
+            }
         }
     }
 
@@ -395,34 +402,42 @@ impl PlaceOrder {
         }
     }
 
-    /// Products refused to hold the order's units. Before the order is failed, its payment key
-    /// is closed (`payment.settle`): a concurrent request of the same attempt that did get the
-    /// reservation may be about to charge, and a failed order must never be charged. Should
-    /// that request have charged already, the order goes on with its charge instead.
+    /// Products refused to hold the order's units: the order fails (409 or 422 with products'
+    /// words and fields), unless [`Self::settle_then_fail`] finds it charged meanwhile.
     async fn refused_reservation(&self, order: Order, refusal: ShopError) -> Result<Order, ShopError> {
+        let code = if refusal.code == ErrorCode::Conflict {
+            ErrorCode::Conflict
+        } else {
+            ErrorCode::Unprocessable
+        };
+        let answer = ShopError {
+            code,
+            message: refusal.message.clone(),
+            fields: refusal.fields,
+        };
+        self.settle_then_fail(order, &refusal.message, "reserve", answer).await
+    }
+
+    /// Fails an order for `reason`, answering `answer`, after closing its payment key
+    /// (`payment.settle`): a concurrent request of the same attempt (another card, or the one
+    /// whose reservation went through) may be about to charge, and a failed order must never be
+    /// charged. Should that request have charged already, the order goes on with its charge
+    /// instead. Payment unreachable: the order stays pending, for a retry or the reconciler.
+    async fn settle_then_fail(&self, order: Order, reason: &str, step: &str, answer: ShopError) -> Result<Order, ShopError> {
         let req = payment::SettleRequest {
             idempotency_key: order.order_id.clone(),
         };
         match self.fulfil.services.payment.call(payment::ops::settle, &req).await {
             Ok(payment::Settlement { charged: None }) => {
-                self.fulfil.fail(&order, &refusal.message, "reserve").await;
-                let code = if refusal.code == ErrorCode::Conflict {
-                    ErrorCode::Conflict
-                } else {
-                    ErrorCode::Unprocessable
-                };
-                Err(ShopError {
-                    code,
-                    message: refusal.message,
-                    fields: refusal.fields,
-                })
+                self.fulfil.fail(&order, reason, step).await;
+                Err(answer)
             }
             Ok(payment::Settlement { charged: Some(receipt) }) => {
-                log("info", "reservation refused, but the order was charged meanwhile: going on", &order, []);
+                log("info", "refused, but the order was charged meanwhile: going on", &order, [("step", serde_json::json!(step))]);
                 self.record_charge(order, receipt)
             }
             Err(e) => {
-                log("error", "reservation refused; payment could not be settled", &order, [("error", serde_json::json!(e.message))]);
+                log("error", "refused; payment could not be settled", &order, [("step", serde_json::json!(step)), ("error", serde_json::json!(e.message))]);
                 Err(ShopError::unavailable(
                     "We couldn't confirm your order right now. Please try again in a moment; nothing was charged",
                 ))
@@ -460,6 +475,12 @@ impl PlaceOrder {
                 Err(ShopError::unprocessable(format!(
                     "{reason}. Nothing was charged: please place your order again"
                 )))
+            }
+            // Declined (or otherwise refused): nothing was charged with this card, but the key
+            // is closed before the order fails, as another card may be charging it right now.
+            Err(e) if !matches!(e.code, ErrorCode::Unavailable | ErrorCode::Internal) => {
+                let reason = e.message.clone();
+                self.settle_then_fail(order, &reason, "charge", e).await
             }
             Err(e) => match self.fulfil.recover(&order, Step::Charge, e).await {
                 Recovered::Answer(e) => Err(e),

@@ -60,8 +60,9 @@ pub struct Totals {
 }
 
 /// The total a checkout form showed, and what its shipping was quoted for. The shipping part
-/// follows the country the shopper then picks (the page can't update without a script); the
-/// goods' part must not move, or checkout refuses the order (409) and the page shows the new one.
+/// follows the country the shopper then picks (the page can't update without a script, so it
+/// lists the total for every destination: [`Expected::by_zone`]); the goods' part must not move,
+/// or checkout refuses the order (409) and the page shows the new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expected {
     pub total: Money,
@@ -76,6 +77,25 @@ impl Expected {
         let shown = shipping::quote(self.country, self.items, currency);
         let wanted = shipping::quote(country, self.items, currency);
         self.total.checked_sub(shown).ok()?.checked_add(wanted).ok()
+    }
+
+    /// The total for each shipping zone, with the countries it covers, in the zones' order: what
+    /// the checkout page lists, so that whichever country is chosen, the charge is a figure the
+    /// page showed.
+    pub fn by_zone(self) -> Vec<(Vec<Country>, Money)> {
+        let mut zones: Vec<(shipping::ShippingZone, Vec<Country>)> = Vec::new();
+        for country in Country::ALL {
+            let zone = shipping::ShippingZone::for_country(country);
+            match zones.iter_mut().find(|(z, _)| *z == zone) {
+                Some((_, countries)) => countries.push(country),
+                None => zones.push((zone, vec![country])),
+            }
+        }
+        zones
+            .into_iter()
+            .filter_map(|(_, countries)| Some((self.shipped_to(*countries.first()?)?, countries)))
+            .map(|(total, countries)| (countries, total))
+            .collect()
     }
 }
 

@@ -207,8 +207,17 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
                         }
                         (cart::totals(summary))
                         p.small {
-                            "Shipping shown for " (summary.shipping_country.name())
-                            ". For another country, the price is confirmed when you place the order."
+                            "Shipping shown for " (summary.shipping_country.name()) ". Your total with shipping to:"
+                        }
+                        @if let Some(totals) = &summary.totals {
+                            ul.small.by-destination {
+                                @for (countries, total) in totals.expected.by_zone() {
+                                    li {
+                                        (countries.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "))
+                                        ": " strong { (total.format()) }
+                                    }
+                                }
+                            }
                         }
                     }
                     None => {

@@ -281,10 +281,14 @@ fn the_shipping_in_the_expected_total_follows_the_country_chosen_in_the_form() {
     fake.world.borrow_mut().cart = vec![("MUG-TEAL".into(), 1)];
     let (_, html) = get_in(&fake, "GBP", "/checkout");
     let uk = GOOD.replace("Springfield", "London").replace("12345", "N1+9GU").replace("country=US", "country=GB");
+    // The page priced shipping to the US and lists the total for every destination: the
+    // United Kingdom's is the figure sent as the one the shopper saw.
+    let total = in_currency(1250, Currency::Gbp).minor() + shipping::quote(Country::GB, 1, Currency::Gbp).minor();
+    let total_text = Money::new(total, Currency::Gbp).unwrap().format();
+    assert!(html.contains("United Kingdom, ") && html.contains(&total_text), "the page lists the UK total: {html}");
     let (out, _) = post_in(&fake, "GBP", "/checkout", &format!("attempt=g1&{}&{uk}", expected_fields(&html)));
     assert_eq!(out.status, 303, "shipping to the country picked is no surprise to refuse");
     let sent = requests_to(&fake, "/api/checkout/place_order");
-    let total = in_currency(1250, Currency::Gbp).minor() + shipping::quote(Country::GB, 1, Currency::Gbp).minor();
     assert_eq!(sent[0]["expected_total"], json!({"minor": total, "currency": "GBP"}));
 }
 
