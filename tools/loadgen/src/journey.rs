@@ -428,14 +428,17 @@ impl Shopper {
         let req = self.client.get(self.url("/checkout"));
         let Some(form) = self.send(Step::CheckoutForm, req, 200, started).await? else { return Ok(false) };
         let attempt = input_value(&form.body, "attempt").context("the checkout form has no attempt id")?;
-        // The total the form showed, which the shop charges or refuses (as a browser sends it).
-        let expected_total = input_value(&form.body, "expected_total").unwrap_or_default();
-        let expected_currency = input_value(&form.body, "expected_currency").unwrap_or_default();
+        // The total the form showed, which the shop charges or refuses: its hidden fields go back
+        // as a browser sends them.
+        let expected: Vec<(&str, String)> = ["expected_total", "expected_currency", "expected_items", "expected_country"]
+            .into_iter()
+            .filter_map(|name| Some((name, input_value(&form.body, name)?)))
+            .collect();
         let (name, street, city, postal_code) = ADDRESSES[self.rng.below(ADDRESSES.len() as u64) as usize];
         let email = format!("shopper{}@example.com", self.id);
         let year = (this_year() + 3).to_string();
         let csrf = self.csrf.clone().unwrap_or_default();
-        let fields = [
+        let mut fields = vec![
             ("csrf", csrf.as_str()),
             ("attempt", attempt.as_str()),
             ("email", email.as_str()),
@@ -448,9 +451,8 @@ impl Shopper {
             ("expiry_month", "12"),
             ("expiry_year", year.as_str()),
             ("cvv", "123"),
-            ("expected_total", expected_total.as_str()),
-            ("expected_currency", expected_currency.as_str()),
         ];
+        fields.extend(expected.iter().map(|(name, value)| (*name, value.as_str())));
         let req = self.client.post(self.url("/checkout")).form(&fields);
         let Some(placed) = self.send(Step::PlaceOrder, req, 303, None).await? else { return Ok(false) };
         let location = placed.location.unwrap_or_default();

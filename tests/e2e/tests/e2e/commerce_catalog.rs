@@ -505,6 +505,36 @@ async fn concurrent_reserves_of_the_last_units_never_oversell_and_opposite_order
     }
     ensure!(stock_in_db(&shop).await? == before, "every round gave its units back");
 
+    // Overlapping multi-line orders at once, half of them released at once: the counts the
+    // recommendations read are exactly what the held reservations imply (co-purchase pairs,
+    // units sold), the aggregate `scripts/bench` uses to add its 100k orders in bulk.
+    let shapes: [&[(&str, u32)]; 4] = [&[(CLOCK, 1), (KEYBOARD, 2)], &[(KEYBOARD, 1), (PLANT, 1), (CLOCK, 3)], &[(PLANT, 2)], &[(PLANT, 1), (CLOCK, 1)]];
+    let mixed: Vec<(String, &[(&str, u32)])> = (0..24).map(|i| (order_id(), shapes[i % shapes.len()])).collect();
+    for answer in futures::future::join_all(mixed.iter().map(|(o, lines)| reserve(&shop, o, lines))).await {
+        let (status, body) = answer?;
+        ensure!(status == 200, "{status} {body}");
+    }
+    for answer in futures::future::join_all(mixed.iter().step_by(2).map(|(o, _)| release(&shop, o))).await {
+        let (status, body) = answer?;
+        ensure!(status == 200 && body["released"] == true, "{status} {body}");
+    }
+    let db = shop.db().await?;
+    let drift: i64 = db
+        .query_one(
+            "WITH held AS (SELECT a.sku, b.sku AS other, count(*)::int AS orders FROM stock_reservations a \
+               JOIN stock_reservations b ON a.order_id = b.order_id AND a.sku <> b.sku \
+               WHERE NOT a.released AND NOT b.released GROUP BY a.sku, b.sku), \
+             kept AS (SELECT sku, other, orders FROM co_purchases WHERE orders > 0) \
+             SELECT (SELECT count(*) FROM ((SELECT * FROM held EXCEPT SELECT * FROM kept) \
+                                   UNION ALL (SELECT * FROM kept EXCEPT SELECT * FROM held)) d) \
+                  + (SELECT count(*) FROM products p WHERE p.units_sold <> coalesce((SELECT sum(quantity) \
+                       FROM stock_reservations r WHERE r.sku = p.sku AND NOT r.released), 0))",
+            &[],
+        )
+        .await?
+        .get(0);
+    ensure!(drift == 0, "{drift} co-purchase or units-sold counts differ from the held reservations");
+
     // The invariant: stock + held = what the operator set, for every product touched.
     let (stock, held) = (stock_in_db(&shop).await?, held_in_db(&shop).await?);
     for (sku, set) in [(MUG, 5), (TEE, 10), (CLOCK, 1000), (KEYBOARD, 1000), (PLANT, 1000)] {
