@@ -141,6 +141,19 @@ fn valid_template(path: &str, rng: &mut Rng, n: usize) -> Value {
     }
 }
 
+/// A request body: `generated_percent` of the time one generated from the schema, otherwise
+/// `valid` with up to `max_mutations - 1` of its leaves replaced.
+fn fuzzed(doc: &Value, operation: &Value, valid: Value, generated_percent: u64, max_mutations: usize, rng: &mut Rng) -> Value {
+    if rng.chance(generated_percent) {
+        return generate(doc, request_schema(doc, operation), rng, 0);
+    }
+    let mut body = valid;
+    for _ in 0..rng.below(max_mutations) {
+        mutate_leaf(doc, request_schema(doc, operation), &mut body, rng);
+    }
+    body
+}
+
 /// An answer as documented: never a 5xx, a status the operation lists, a body of its schema.
 fn check_answer(doc: &Value, operation: &Value, what: &str, status: u16, text: &str) -> Result<()> {
     ensure!(status < 500, "{what}: answered {status}: {text}");
@@ -217,15 +230,8 @@ async fn public_json_api_answers_only_as_documented() -> Result<()> {
         let t = &targets[sent % targets.len()];
         sent += 1;
         let op = operation(&doc, t.path, &t.method.as_str().to_ascii_lowercase()).expect("documented");
-        let body = if rng.chance(50) {
-            generate(&doc, request_schema(&doc, op), &mut rng, 0)
-        } else {
-            let mut body = valid_template(t.path, &mut rng, sent);
-            for _ in 0..rng.below(3) {
-                mutate_leaf(&doc, request_schema(&doc, op), &mut body, &mut rng);
-            }
-            body
-        };
+        let valid = valid_template(t.path, &mut rng, sent);
+        let body = fuzzed(&doc, op, valid, 50, 3, &mut rng);
         let url_path = if t.path.contains("{sku}") {
             let from_body = body.get("sku").and_then(Value::as_str).unwrap_or("X").to_string();
             let sku = if rng.chance(85) { from_body } else { rng.pick(&["KIT-MUG-TEAL", "NOPE-1", "a_b", "x"]).to_string() };
@@ -330,15 +336,7 @@ async fn accounts_api_answers_only_as_documented() -> Result<()> {
             "sign_out" => json!({"token": rng.pick(&["00112233445566778899aabbccddeeff", "", "x"]).to_string()}),
             _ => json!({"token": t}),
         };
-        let body = if rng.chance(30) {
-            generate(&doc, request_schema(&doc, operation), &mut rng, 0)
-        } else {
-            let mut body = valid;
-            for _ in 0..rng.below(2) {
-                mutate_leaf(&doc, request_schema(&doc, operation), &mut body, &mut rng);
-            }
-            body
-        };
+        let body = fuzzed(&doc, operation, valid, 30, 2, &mut rng);
         let resp = call(path.clone(), body.to_string().into_bytes()).await?;
         let status = resp.status().as_u16();
         let text = String::from_utf8_lossy(resp.body()).into_owned();
@@ -394,15 +392,7 @@ async fn inventory_api_answers_only_as_documented_and_stock_adds_up() -> Result<
             }
             _ => json!({"order_id": order_id}),
         };
-        let body = if rng.chance(25) {
-            generate(&doc, request_schema(&doc, operation), &mut rng, 0)
-        } else {
-            let mut body = valid;
-            for _ in 0..rng.below(2) {
-                mutate_leaf(&doc, request_schema(&doc, operation), &mut body, &mut rng);
-            }
-            body
-        };
+        let body = fuzzed(&doc, operation, valid, 25, 2, &mut rng);
         let resp = shop.call_internal("products", "POST", &path, &[("content-type", "application/json")], body.to_string().into_bytes()).await?;
         let status = resp.status().as_u16();
         let text = String::from_utf8_lossy(resp.body()).into_owned();
