@@ -499,7 +499,7 @@ mod tests {
     fn the_commerce_migration_splits_into_whole_statements_and_seeds_the_design_rates() {
         let sql = include_str!("../migrations/0003_commerce.sql");
         let statements = shop_spin::store::statements(sql);
-        assert_eq!(statements.len(), 11, "{statements:#?}");
+        assert_eq!(statements.len(), 12, "{statements:#?}");
         for s in &statements {
             let first = s.split_whitespace().next().unwrap_or("");
             assert!(
