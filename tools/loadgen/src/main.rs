@@ -89,7 +89,7 @@ enum Command {
         listen: SocketAddr,
     },
     /// The benchmark suite: starts runtime-local, measures, prints one table, writes docs/benchmarks.md.
-    Bench(suite::BenchArgs),
+    Bench(Box<suite::BenchArgs>),
 }
 
 fn config(common: &Common, skus: Vec<String>) -> Result<RunConfig> {
@@ -128,7 +128,7 @@ async fn main() -> Result<()> {
             report.print(&format!("{} x {concurrency}", step.label()));
         }
         Command::ServeNative { listen } => native::serve(listen).await?,
-        Command::Bench(args) => suite::run(args).await?,
+        Command::Bench(args) => suite::run(*args).await?,
     }
     Ok(())
 }

@@ -43,6 +43,9 @@ pub struct BenchArgs {
     /// The shop's database, where the recommendations step adds its orders.
     #[arg(long, env = "SPIN_VARIABLE_DB_URL", hide_env_values = true)]
     db_url: Option<String>,
+    /// Seconds of each probe of the throughput-at-objective search; 0 skips the search.
+    #[arg(long, default_value_t = 10.0)]
+    objective_seconds: f64,
     /// Orders the recommendations step adds before measuring the pages again; 0 skips the step.
     #[arg(long, default_value_t = 100_000)]
     recommendation_orders: u32,
@@ -279,6 +282,10 @@ async fn measure(
     }
     let open_all = open.total();
     rows.push(Row::latency(format!("mix at a fixed {rate:.0} req/s (half of c={c}): all"), &open_all, open.throughput(&open_all)));
+
+    if args.objective_seconds > 0.0 {
+        rows.extend(throughput_at_objective(&cfg(args.objective_seconds), pid, mix.throughput(&all)).await);
+    }
 
     for lines in [1usize, 20] {
         eprintln!("==> checkout alone, {lines}-line cart, 1 shopper, {} s", args.checkout_seconds);
@@ -687,6 +694,76 @@ async fn migrate(base: &str, token: &str) -> Result<()> {
         bail!("migrate answered {status}: {body}");
     }
     Ok(())
+}
+
+/// The service objective of the throughput search: home p99 and checkout p99, with no error.
+const OBJECTIVE_HOME_P99_MS: f64 = 25.0;
+const OBJECTIVE_CHECKOUT_P99_MS: f64 = 100.0;
+/// Probes of the search (a bisection between a fifth of the closed-loop throughput and all of it).
+const OBJECTIVE_PROBES: usize = 6;
+
+/// One fixed-rate probe of the journey mix: whether it kept the objective, and its CPU a
+/// journey (all processes' CPU over the completed orders: a journey is the browsing, carting
+/// and checkout around one order).
+struct Probe {
+    rate: f64,
+    met: bool,
+    home_p99: f64,
+    checkout_p99: f64,
+    cpu_ms_per_journey: f64,
+}
+
+async fn probe(cfg: &RunConfig, pid: u32, rate: f64) -> Probe {
+    eprintln!("==> objective probe: journey mix at a fixed {rate:.0} requests/s, {} s", cfg.duration.as_secs_f64());
+    let before = CpuTimes::now(pid);
+    let r = journey::run_rate(cfg, &Mix::default(), None, rate, 256).await;
+    let cpu = CpuTimes::now(pid).since(&before);
+    let p99 = |step| r.step(step).map_or(f64::INFINITY, |s| s.p(0.99));
+    let (home_p99, checkout_p99, errors) = (p99(Step::Home), p99(Step::PlaceOrder), r.errors());
+    let orders = r.step(Step::PlaceOrder).map_or(0, |s| s.requests);
+    let total = cpu.runtime + cpu.postgres + cpu.redis + cpu.loadgen;
+    Probe {
+        rate,
+        met: home_p99 < OBJECTIVE_HOME_P99_MS && checkout_p99 < OBJECTIVE_CHECKOUT_P99_MS && errors == 0,
+        home_p99,
+        checkout_p99,
+        cpu_ms_per_journey: total * 1000.0 / orders.max(1) as f64,
+    }
+}
+
+/// Throughput at the objective: the highest fixed arrival rate (open loop, latency from each
+/// request's scheduled time) at which the journey mix keeps home p99 < 25 ms and checkout p99 <
+/// 100 ms with 0 errors, by bisection between a fifth of the closed-loop throughput and all of it.
+async fn throughput_at_objective(cfg: &RunConfig, pid: u32, closed_loop: f64) -> Vec<Row> {
+    let (mut lo, mut hi) = (closed_loop / 5.0, closed_loop);
+    let mut best: Option<Probe> = None;
+    let mut tried = Vec::new();
+    for _ in 0..OBJECTIVE_PROBES {
+        let rate = if best.is_none() && tried.is_empty() { lo } else { (lo + hi) / 2.0 };
+        let p = probe(cfg, pid, rate).await;
+        tried.push(format!("{:.0}/s {}", p.rate, if p.met { "ok" } else { "missed" }));
+        if p.met {
+            lo = rate;
+            best = Some(p);
+        } else {
+            hi = rate;
+            if best.is_none() && rate <= lo {
+                break;
+            }
+        }
+    }
+    let value = match &best {
+        Some(p) => format!(
+            "{:.0} requests/s (home p99 {:.1} ms, checkout p99 {:.1} ms, 0 errors); CPU {:.1} ms a journey (all processes); probes: {}",
+            p.rate, p.home_p99, p.checkout_p99, p.cpu_ms_per_journey, tried.join(", ")
+        ),
+        None => format!("not kept even at {lo:.0} requests/s; probes: {}", tried.join(", ")),
+    };
+    vec![Row::value(
+        format!("throughput at objective: home p99 < {OBJECTIVE_HOME_P99_MS} ms, checkout p99 < {OBJECTIVE_CHECKOUT_P99_MS} ms, 0 errors"),
+        value,
+    )
+    .target("reported", best.is_some())]
 }
 
 /// Sets every product's stock to a million units (the most products takes) (`PUT /admin/stock/<sku>`).
