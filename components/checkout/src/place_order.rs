@@ -594,21 +594,12 @@ fn total_changed(now: Money, expected: Money) -> ShopError {
 /// 409 naming each line the catalog shows short of stock, worded as products' reservation
 /// refusal: "Sold out: Stoneware Coffee Mug; Only 2 left of Linen Apron", a field error per line.
 fn short_of_stock(short: &[&shop_contract::Product]) -> ShopError {
-    let mut messages = Vec::with_capacity(short.len());
-    let mut fields = Vec::with_capacity(short.len());
-    for product in short {
-        let message = match product.stock {
-            0 => format!("Sold out: {}", product.name),
-            n => format!("Only {n} left of {}", product.name),
-        };
-        fields.push(FieldError::new(format!("lines.{}", product.sku), message.clone()));
-        messages.push(message);
-    }
-    ShopError {
-        code: ErrorCode::Conflict,
-        message: messages.join("; "),
-        fields,
-    }
+    shop_spin::wire::short_of_stock(
+        short
+            .iter()
+            .map(|p| (p.sku.clone(), shop_domain::stock::short_message(&p.name, p.stock)))
+            .collect(),
+    )
 }
 
 fn new_order_id() -> OrderId {

@@ -2,7 +2,7 @@
 //! and gives them back with `release` when the order fails. The requests are parsed and the
 //! refusals worded here; `crate::stock` has the statements.
 use shop_contract::inventory::{ReleaseRequest, Released, Reservation, ReserveRequest, StockLine};
-use shop_contract::{ErrorCode, FieldError, ShopError};
+use shop_contract::{FieldError, ShopError};
 use shop_domain::{ErrorCollector, OrderId, Quantity, Sku};
 
 use crate::stock::{self, Line, Reserved, Short};
@@ -129,34 +129,18 @@ pub fn parse_reserve(
     }
 }
 
-/// The message of one short line: "Sold out: Stoneware Coffee Mug" or "Only 2 left of
-/// Stoneware Coffee Mug".
+/// The message of one short line: "Sold out: Stoneware Coffee Mug", "Only 2 left of
+/// Stoneware Coffee Mug", or no such product.
 pub fn short_message(line: &Short) -> String {
-    match (&line.name, line.available) {
-        (None, _) => format!("There is no product {} in the catalog", line.sku),
-        (Some(name), 0) => format!("Sold out: {name}"),
-        (Some(name), n) => format!("Only {n} left of {name}"),
+    match &line.name {
+        None => format!("There is no product {} in the catalog", line.sku),
+        Some(name) => shop_domain::stock::short_message(name, line.available),
     }
 }
 
-/// 409 naming every short line: the messages joined with "; ", and a field error per line
-/// (`lines.<sku>`).
+/// 409 naming every short line (`shop_spin::wire::short_of_stock`).
 pub fn short_lines(short: &[Short]) -> ShopError {
-    let messages: Vec<String> = short.iter().map(short_message).collect();
-    let message = if messages.is_empty() {
-        "Some products have too few units left".to_string()
-    } else {
-        messages.join("; ")
-    };
-    ShopError {
-        code: ErrorCode::Conflict,
-        message,
-        fields: short
-            .iter()
-            .zip(messages)
-            .map(|(line, m)| FieldError::new(format!("lines.{}", line.sku), m))
-            .collect(),
-    }
+    shop_spin::wire::short_of_stock(short.iter().map(|line| (line.sku.clone(), short_message(line))).collect())
 }
 
 fn released(order: &OrderId) -> ShopError {

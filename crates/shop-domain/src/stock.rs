@@ -39,6 +39,15 @@ impl StockLevel {
     }
 }
 
+/// Why an order's line can't be held, as products' reservation and checkout's price check both
+/// word it: "Sold out: Stoneware Coffee Mug" or "Only 2 left of Stoneware Coffee Mug".
+pub fn short_message(name: &str, available: u32) -> String {
+    match available {
+        0 => format!("Sold out: {name}"),
+        n => format!("Only {n} left of {name}"),
+    }
+}
+
 /// Whether a cart line of `wanted` units fits the `available` stock; the error names the
 /// product and says how many there are.
 pub fn check_available(name: &str, wanted: u32, available: u32) -> Result<(), String> {
@@ -70,5 +79,7 @@ mod tests {
         assert_eq!(check_available("Mug", 2, 2), Ok(()));
         assert_eq!(check_available("Mug", 3, 2), Err("Only 2 of Mug left: you can have at most 2".into()));
         assert_eq!(check_available("Mug", 1, 0), Err("Mug is sold out".into()));
+        assert_eq!(short_message("Mug", 0), "Sold out: Mug");
+        assert_eq!(short_message("Mug", 2), "Only 2 left of Mug");
     }
 }

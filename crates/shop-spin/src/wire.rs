@@ -53,6 +53,21 @@ pub fn invalid_fields(fields: Vec<shop_domain::FieldError>) -> ShopError {
     ShopError::invalid_fields(prefixed("", fields).collect())
 }
 
+/// 409 naming each line of an order that can't be held: `(sku, message)` pairs become the
+/// messages joined with "; " and a field error `lines.<sku>` each.
+pub fn short_of_stock(lines: Vec<(String, String)>) -> ShopError {
+    let message = if lines.is_empty() {
+        "Some products have too few units left".to_string()
+    } else {
+        lines.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ")
+    };
+    ShopError {
+        code: shop_contract::ErrorCode::Conflict,
+        message,
+        fields: lines.into_iter().map(|(sku, m)| FieldError::new(format!("lines.{sku}"), m)).collect(),
+    }
+}
+
 /// Domain field errors as wire field errors named `{prefix}{field}`.
 pub fn prefixed(prefix: &str, fields: Vec<shop_domain::FieldError>) -> impl Iterator<Item = FieldError> + '_ {
     fields.into_iter().map(move |e| FieldError::new(format!("{prefix}{}", e.field), e.message))

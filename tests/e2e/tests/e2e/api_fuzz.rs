@@ -154,6 +154,14 @@ fn fuzzed(doc: &Value, operation: &Value, valid: Value, generated_percent: u64, 
     body
 }
 
+/// How many answers of each status each operation gave, for the log of a run.
+fn print_statuses(sent: usize, statuses: &std::collections::BTreeMap<(String, u16), usize>) {
+    println!("{sent} requests; answers by operation and status:");
+    for ((op, status), n) in statuses {
+        println!("  {op} {status}: {n}");
+    }
+}
+
 /// An answer as documented: never a 5xx, a status the operation lists, a body of its schema.
 fn check_answer(doc: &Value, operation: &Value, what: &str, status: u16, text: &str) -> Result<()> {
     ensure!(status < 500, "{what}: answered {status}: {text}");
@@ -258,10 +266,7 @@ async fn public_json_api_answers_only_as_documented() -> Result<()> {
         check_answer(&doc, op, &what, status, &text)?;
         *statuses.entry((t.path.to_string(), status)).or_default() += 1;
     }
-    println!("{sent} requests; answers by operation and status:");
-    for ((path, status), n) in &statuses {
-        println!("  {path} {status}: {n}");
-    }
+    print_statuses(sent, &statuses);
     ensure!(statuses.keys().any(|(_, s)| *s == 200) && statuses.keys().any(|(_, s)| *s == 400), "the run saw both successes and refusals");
 
     // Whatever the operator API accepted, the shop still renders every catalog page.
@@ -344,10 +349,7 @@ async fn accounts_api_answers_only_as_documented() -> Result<()> {
         check_answer(&doc, operation, &what, status, &text)?;
         *statuses.entry((op.to_string(), status)).or_default() += 1;
     }
-    println!("{sent} requests; answers by operation and status:");
-    for ((op, status), n) in &statuses {
-        println!("  {op} {status}: {n}");
-    }
+    print_statuses(sent, &statuses);
     ensure!(statuses.keys().any(|(_, s)| *s == 200) && statuses.keys().any(|(_, s)| *s == 400), "the run saw both successes and refusals");
     Ok(())
 }
@@ -400,10 +402,7 @@ async fn inventory_api_answers_only_as_documented_and_stock_adds_up() -> Result<
         check_answer(&doc, operation, &what, status, &text)?;
         *statuses.entry((op.to_string(), status)).or_default() += 1;
     }
-    println!("{sent} requests; answers by operation and status:");
-    for ((op, status), n) in &statuses {
-        println!("  {op} {status}: {n}");
-    }
+    print_statuses(sent, &statuses);
     for (op, code) in [("reserve", 200), ("reserve", 409), ("reserve", 400), ("release", 200)] {
         ensure!(statuses.contains_key(&(op.to_string(), code)), "the run never saw {op} answer {code}");
     }
