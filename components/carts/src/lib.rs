@@ -18,6 +18,7 @@ async fn handle(req: Request) -> Response {
             ops::set_quantity => handlers::set_quantity,
             ops::remove_item => handlers::remove_item,
             ops::empty_cart => handlers::empty_cart,
+            ops::remove_lines => handlers::remove_lines,
             ops::merge_cart => handlers::merge_cart,
         })
     })

@@ -58,6 +58,14 @@ pub fn decode_hash(replies: &[RedisResult]) -> (Vec<CartLine>, Vec<String>) {
     (lines, skipped)
 }
 
+/// A script's answer: its integer flag, then the rest (e.g. the cart's `HGETALL` pairs).
+pub fn split_flag(replies: &[RedisResult]) -> Option<(i64, &[RedisResult])> {
+    match replies.split_first() {
+        Some((RedisResult::Int64(flag), rest)) => Some((*flag, rest)),
+        _ => None,
+    }
+}
+
 /// Total number of items (sum of quantities).
 pub fn item_count(lines: &[CartLine]) -> u32 {
     lines
@@ -118,6 +126,16 @@ mod tests {
             stored_quantity(Some(b"99999999999999999999")),
             Stored::Garbage("99999999999999999999".into())
         );
+    }
+
+    #[test]
+    fn a_scripts_answer_is_a_flag_then_the_rest() {
+        assert_eq!(split_flag(&[RedisResult::Int64(1)]), Some((1, &[][..])));
+        let answer = [RedisResult::Int64(0), bin("APP-TEE-TEAL"), bin("2")];
+        assert_eq!(split_flag(&answer), Some((0, &answer[1..])));
+        assert_eq!(split_flag(&[]), None);
+        assert_eq!(split_flag(&[bin("1")]), None);
+        assert_eq!(split_flag(&[RedisResult::Nil, RedisResult::Int64(1)]), None);
     }
 
     #[test]

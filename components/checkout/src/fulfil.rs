@@ -33,28 +33,9 @@ impl Fulfilment {
         })
     }
 
-    /// Ship the lines, once per order (paid → completed, or failed and refunded).
+    /// Ship a paid order's lines, once per order (paid → completed, or failed and refunded).
     pub async fn ship(&self, order: Order) -> Result<Order, ShopError> {
-        let items = order
-            .lines
-            .iter()
-            .map(|l| shipping::ShipItem {
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-            })
-            .collect();
-        let req = shipping::ShipRequest {
-            idempotency_key: order.order_id.clone(),
-            address: order.address.clone(),
-            items,
-            currency: order.total.currency.clone(),
-        };
-        match self
-            .services
-            .shipping
-            .call(shipping::ops::ship_order, &req)
-            .await
-        {
+        match self.shipment(&order).await {
             Ok(shipment) => {
                 if !self
                     .store
@@ -75,6 +56,26 @@ impl Fulfilment {
                 Recovered::MovedOn => self.reload(&order.order_id),
             },
         }
+    }
+
+    /// The shipment of the order's lines, with the order id as idempotency key (a repeat
+    /// answers the same shipment).
+    pub async fn shipment(&self, order: &Order) -> Result<shipping::Shipment, ShopError> {
+        let items = order
+            .lines
+            .iter()
+            .map(|l| shipping::ShipItem {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+            })
+            .collect();
+        let req = shipping::ShipRequest {
+            idempotency_key: order.order_id.clone(),
+            address: order.address.clone(),
+            items,
+            currency: order.total.currency.clone(),
+        };
+        self.services.shipping.call(shipping::ops::ship_order, &req).await
     }
 
     /// A paid order whose refund was started (and whose failure was not recorded): repeat the
@@ -207,47 +208,32 @@ impl Fulfilment {
         Ok(())
     }
 
-    /// The reconciler's version of emptying the cart: minutes or hours later the cart may hold a
-    /// new selection, so only the ordered quantities leave it. Failing that only logs.
-    pub async fn remove_ordered_items(&self, order: &Order) {
-        let session = order.session.clone();
-        let cart = match self.services.carts.call(carts::ops::get_cart, &carts::CartRef { session: session.clone() }).await {
-            Ok(cart) => cart,
-            Err(e) => return shop_spin::log::error(&format!("could not read the cart after an order: {}", e.message)),
+    /// The ordered quantities leave the cart `session` (one atomic carts call); what the
+    /// shopper added meanwhile stays. Failing that does not undo the order (logged).
+    pub async fn take_out_of_cart(&self, session: &str, order: &Order) {
+        let req = carts::RemoveLinesRequest {
+            session: session.to_string(),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| carts::CartLine { sku: l.sku.clone(), quantity: l.quantity })
+                .collect(),
         };
-        for line in &order.lines {
-            let Some(in_cart) = cart.lines.iter().find(|l| l.sku.eq_ignore_ascii_case(&line.sku)) else {
-                continue;
-            };
-            let left = in_cart.quantity.saturating_sub(line.quantity);
-            let done = if left == 0 {
-                let req = carts::RemoveItemRequest { session: session.clone(), sku: in_cart.sku.clone() };
-                self.services.carts.call(carts::ops::remove_item, &req).await.map(|_| ())
-            } else {
-                let req = carts::SetQuantityRequest { session: session.clone(), sku: in_cart.sku.clone(), quantity: left };
-                self.services.carts.call(carts::ops::set_quantity, &req).await.map(|_| ())
-            };
-            if let Err(e) = done {
-                shop_spin::log::error(&format!("could not take {} out of the cart after an order: {}", line.sku, e.message));
-            }
+        if let Err(e) = self.services.carts.call(carts::ops::remove_lines, &req).await {
+            log("error", "could not take the ordered lines out of the cart", order, [("error", json!(e.message))]);
         }
     }
 
-    /// The bought items leave the cart; failing that does not undo the order.
-    pub async fn empty_cart(&self, session: &str) {
-        let cart_ref = carts::CartRef {
-            session: session.to_string(),
-        };
-        if let Err(e) = self
-            .services
-            .carts
-            .call(carts::ops::empty_cart, &cart_ref)
-            .await
-        {
-            shop_spin::log::error(&format!(
-                "could not empty the cart after an order: {}",
-                e.message
-            ));
+    /// Sends a completed order's confirmation; whether it went (failures are logged, and
+    /// retried by a repeat of the attempt or the reconciler: email is idempotent per order).
+    pub async fn send_confirmation(&self, order: &Order) -> bool {
+        let req = email::ConfirmationRequest { order: order.clone() };
+        match self.services.email.call(email::ops::send_confirmation, &req).await {
+            Ok(_) => true,
+            Err(e) => {
+                log("error", "order email not sent", order, [("error", json!(e.message))]);
+                false
+            }
         }
     }
 
@@ -257,8 +243,10 @@ impl Fulfilment {
     pub async fn send_final_email(&self, order: Order) -> Order {
         let sent = match order.status {
             OrderStatus::Completed => {
-                let req = email::ConfirmationRequest { order: order.clone() };
-                self.services.email.call(email::ops::send_confirmation, &req).await.map(|_| ())
+                if !self.send_confirmation(&order).await {
+                    return order;
+                }
+                Ok(())
             }
             OrderStatus::Failed => {
                 let req = email::FailureNoticeRequest { order: order.clone() };

@@ -1,21 +1,24 @@
 //! Placing an order, idempotently per checkout attempt `(session, attempt_id)`.
 //!
 //! 1. Validate everything first (session, attempt id, email, address, card, currency, expected
-//!    total): 400 with every field error, nothing stored, nothing called.
-//! 2. If the attempt already has an order, pick up where it is (`shop_domain::checkout::resume_from`):
-//!    completed or failed → answer with it (nothing is charged again; a new try is a new attempt);
-//!    pending → resume at the reservation; paid → resume at the shipment. The same attempt with
-//!    another email, address, currency or expected total → 409.
-//! 3. Otherwise read the cart (empty → 422) and price all lines with ONE catalog call in the
-//!    order's currency (a SKU no longer sold → 409): each line's unit price is the catalog's
+//!    total, confirmed lines): 400 with every field error, nothing stored, nothing called.
+//! 2. Take the lines the shopper confirmed (sent with the request by the checkout page), or
+//!    read the cart when none were sent (empty → 422). Price all lines with ONE catalog call in
+//!    the order's currency (a SKU no longer sold → 409): each line's unit price is the catalog's
 //!    `display_price` (checked against its `price` and the rates the catalog answered, by
 //!    `shop_domain::exchange`'s rounding rule), the line total is unit price × quantity. Lines
-//!    the catalog already shows short of stock → 409, nothing stored. Quote shipping in the
-//!    order's currency and total it with shop-domain in integer minor units. An `expected_total`
-//!    that is not this total (amount or currency) → 409 "The total changed ...", nothing stored.
-//! 4. Save the order as `pending` with its lines, their catalog prices and the rates in one
-//!    statement. Of two concurrent requests for one attempt, one loses on the unique
-//!    (session, attempt_id) and continues with the winner's order as in step 2.
+//!    the catalog already shows short of stock → 409, nothing stored. Shipping is priced by
+//!    shop-domain's table (the one the shipping service quotes from) in the order's currency,
+//!    and totalled in integer minor units. An `expected_total` that is not this total (amount or
+//!    currency) → 409 "The total changed ...", nothing stored.
+//! 3. Save the order as `pending` with its lines, their catalog prices and the rates in one
+//!    statement. When the attempt already has an order (a repeat; the unique (session,
+//!    attempt_id) refuses the insert), or step 2 refused a repeat whose order exists, pick up
+//!    where that order is (`shop_domain::checkout::resume_from`): completed or failed → answer
+//!    with it (nothing is charged again; a new try is a new attempt); pending → resume at the
+//!    reservation; paid → resume at the shipment. The same attempt with another email, address,
+//!    currency or expected total → 409. The attempt is looked up only then: a first submission
+//!    makes no read.
 //! 5. Reserve the lines' stock at products (`inventory.reserve`, idempotent per order id: a
 //!    resumed order reserves again and gets the same reservation). Short (409) → close the
 //!    payment key (`payment.settle`, so no charge can follow from a concurrent request of the
@@ -24,13 +27,17 @@
 //! 6. Charge the total with the order id as idempotency key, so no retry can charge twice.
 //!    Declined → order `failed` with the reason (its stock released), 402. Payment unreachable →
 //!    the order stays `pending`, 503: repeating the attempt resumes at 5.
-//! 7. Record the transaction (`paid`) and ship with the order id as idempotency key. Shipping
-//!    fails → refund, order `failed` (its stock released), 503 (carrier unreachable) or 422
+//! 7. Ship with the order id as idempotency key. Shipping fails → record the transaction
+//!    (`paid`), refund, order `failed` (its stock released), 503 (carrier unreachable) or 422
 //!    (refused). If the refund fails too, the order stays `paid` (a charge always has its order)
 //!    and a repeat resumes at 7.
-//! 8. Record the tracking id (`completed`), then empty the cart and send the confirmation, both
-//!    at once. These last two only log their failures: the order is placed (`email_sent` tells,
-//!    and a repeat of the attempt retries the email).
+//! 8. Shipped: take the ordered lines out of the cart and send the confirmation, both at once,
+//!    then record the charge, the shipment and whether the email went (`completed`) in ONE
+//!    statement. The first two only log their failures: the order is placed (`email_sent` tells,
+//!    and a repeat of the attempt or the reconciler retries the email; email is idempotent per
+//!    order). Until that statement the stored order is `pending` (or `paid`): should the request
+//!    end there, the reconciler settles the key, finds the charge and finishes the order with the
+//!    same keys, so nothing is charged or shipped twice.
 //!
 //! A status change that finds the order already moved on (a concurrent request for the same
 //! attempt) answers with the order as stored. Every order that becomes `failed` gives its stock
@@ -38,7 +45,7 @@
 //! the ones stored with it.
 
 use shop_contract::checkout::PlaceOrderRequest;
-use shop_contract::{carts, catalog, inventory, payment, shipping};
+use shop_contract::{carts, catalog, inventory, payment};
 use shop_contract::{CardDetails, ErrorCode, FieldError, Order, OrderLine, OrderStatus, RateUsed, ShopError};
 use shop_spin::wire::{
     address_from_wire, address_to_wire, card_from_wire, money_from_wire, money_to_wire, order_status_from_wire,
@@ -66,6 +73,8 @@ struct Checkout {
     currency: Currency,
     /// The total the shopper saw and confirmed, if the caller sent it.
     expected_total: Option<Money>,
+    /// The lines the shopper confirmed (cart rules checked), if the caller sent them.
+    lines: Option<Vec<carts::CartLine>>,
 }
 
 /// One request placing an order: the validated input and what it works with.
@@ -80,11 +89,16 @@ pub async fn place_order(req: PlaceOrderRequest) -> Result<Order, ShopError> {
         checkout,
         fulfil: Fulfilment::open(Audience::Shopper)?,
     };
-    let order = match run.existing_order()? {
-        Some(order) => return run.resume(order).await,
-        None => run.create_order().await?,
-    };
-    run.continue_order(order).await
+    match run.create_order().await? {
+        Created::New(order) => run.continue_order(order).await,
+        Created::Earlier(order) => run.resume(order).await,
+    }
+}
+
+/// What steps 2 and 3 found: a new pending order, or the attempt's earlier one.
+enum Created {
+    New(Order),
+    Earlier(Order),
 }
 
 /// Step 1: every field, all problems at once.
@@ -120,10 +134,21 @@ fn validate(req: PlaceOrderRequest) -> Result<Checkout, ShopError> {
             .ok()
             .map(Some),
     };
-    match (session, account, attempt, email, address, currency, expected_total) {
-        (Some(session), Some(account), Some(attempt), Some(email), Some(address), Some(currency), Some(expected_total))
-            if card_ok =>
-        {
+    let lines = match &req.lines {
+        None => Some(None),
+        Some(wire) => confirmed_lines(wire).map_err(|e| errors.push(e)).ok().map(Some),
+    };
+    match (session, account, attempt, email, address, currency, expected_total, lines) {
+        (
+            Some(session),
+            Some(account),
+            Some(attempt),
+            Some(email),
+            Some(address),
+            Some(currency),
+            Some(expected_total),
+            Some(lines),
+        ) if card_ok => {
             Ok(Checkout {
                 session,
                 account,
@@ -133,14 +158,33 @@ fn validate(req: PlaceOrderRequest) -> Result<Checkout, ShopError> {
                 card: req.card,
                 currency,
                 expected_total,
+                lines,
             })
         }
         _ => Err(ShopError::invalid_fields(errors)),
     }
 }
 
+/// The confirmed lines under the cart's rules (valid SKUs, 1..=99 of each, one line per SKU, at
+/// most 50 lines): what the cart could hold. An empty list is an empty cart (422 later).
+fn confirmed_lines(wire: &[carts::CartLine]) -> Result<Vec<carts::CartLine>, FieldError> {
+    let mut lines = Vec::with_capacity(wire.len());
+    for (i, line) in wire.iter().enumerate() {
+        let sku = Sku::parse(&line.sku).map_err(|e| FieldError::new(format!("lines.{i}.sku"), e.to_string()))?;
+        let quantity =
+            Quantity::new(line.quantity).map_err(|e| FieldError::new(format!("lines.{i}.quantity"), e.to_string()))?;
+        lines.push(shop_domain::CartLine { sku, quantity });
+    }
+    let cart = shop_domain::Cart::from_lines(lines).map_err(|e| FieldError::new("lines", e.to_string()))?;
+    Ok(cart
+        .into_lines()
+        .into_iter()
+        .map(|l| carts::CartLine { sku: l.sku.to_string(), quantity: l.quantity.get() })
+        .collect())
+}
+
 impl PlaceOrder {
-    /// Step 2: the attempt's order, if it has one.
+    /// Step 3: the attempt's order, if it has one (the same details, or 409).
     fn existing_order(&self) -> Result<Option<Order>, ShopError> {
         let Some(order) = self
             .fulfil
@@ -162,14 +206,19 @@ impl PlaceOrder {
         Ok(Some(order))
     }
 
-    /// Steps 3 and 4: price the cart and save the order as pending.
-    async fn create_order(&self) -> Result<Order, ShopError> {
-        let Priced { lines, totals, rates } = self.price_cart().await?;
-        if let Some(expected) = self.checkout.expected_total {
-            if expected != totals.total() {
-                return Err(total_changed(totals.total(), expected));
-            }
-        }
+    /// Steps 2 and 3: price the lines and save the order as pending, or find the attempt's
+    /// earlier order.
+    async fn create_order(&self) -> Result<Created, ShopError> {
+        let priced = self.price_cart().await.and_then(|priced| match self.checkout.expected_total {
+            Some(expected) if expected != priced.totals.total() => Err(total_changed(priced.totals.total(), expected)),
+            _ => Ok(priced),
+        });
+        // A refusal may be a repeat of an attempt that was placed meanwhile: its lines left the
+        // cart, its units the stock, or prices moved since. Then the order answers.
+        let Priced { lines, totals, rates } = match priced {
+            Ok(priced) => priced,
+            Err(refusal) => return self.existing_order()?.map(Created::Earlier).ok_or(refusal),
+        };
         let order = Order {
             order_id: new_order_id().to_string(),
             session: self.session().to_string(),
@@ -190,30 +239,34 @@ impl PlaceOrder {
         };
         if let Some(created_at) = self.fulfil.store.insert_pending(&order, self.checkout.attempt.as_str())? {
             log("info", "order created", &order, []);
-            return Ok(Order { created_at, ..order });
+            return Ok(Created::New(Order { created_at, ..order }));
         }
-        // A concurrent request for the same attempt saved its order first: go on with that one.
-        self.existing_order()?.ok_or_else(|| {
+        // The attempt has an order already (a repeat, or a concurrent request saved it first).
+        self.existing_order()?.map(Created::Earlier).ok_or_else(|| {
             ShopError::internal("The order of this checkout attempt vanished while it was placed")
         })
     }
 
-    /// Step 3: the cart's lines at catalog prices in the order's currency, and the order totals.
-    async fn price_cart(&self) -> Result<Priced, ShopError> {
-        let cart_ref = carts::CartRef {
-            session: self.session().to_string(),
+    /// The lines the shopper confirmed, or else the cart's.
+    async fn lines_to_order(&self) -> Result<Vec<carts::CartLine>, ShopError> {
+        let lines = match &self.checkout.lines {
+            Some(lines) => lines.clone(),
+            None => {
+                let cart_ref = carts::CartRef { session: self.session().to_string() };
+                self.fulfil.services.carts.call(carts::ops::get_cart, &cart_ref).await?.lines
+            }
         };
-        let cart = self
-            .fulfil
-            .services
-            .carts
-            .call(carts::ops::get_cart, &cart_ref)
-            .await?;
-        if cart.lines.is_empty() {
+        if lines.is_empty() {
             return Err(ShopError::unprocessable("Your cart is empty"));
         }
+        Ok(lines)
+    }
+
+    /// Step 2: the lines at catalog prices in the order's currency, and the order totals.
+    async fn price_cart(&self) -> Result<Priced, ShopError> {
+        let cart_lines = self.lines_to_order().await?;
         let currency = self.checkout.currency;
-        let skus = cart.lines.iter().map(|l| l.sku.clone()).collect();
+        let skus = cart_lines.iter().map(|l| l.sku.clone()).collect();
         let found = self
             .fulfil
             .services
@@ -229,10 +282,10 @@ impl PlaceOrder {
             .await?;
         let rates = rates_from_catalog(&found.rates)?;
 
-        let mut priced = Vec::with_capacity(cart.lines.len());
+        let mut priced = Vec::with_capacity(cart_lines.len());
         let mut missing = Vec::new();
         let mut short = Vec::new();
-        for line in &cart.lines {
+        for line in &cart_lines {
             match found
                 .products
                 .iter()
@@ -258,9 +311,7 @@ impl PlaceOrder {
         }
         let domain_lines: Vec<shop_domain::OrderLine> =
             priced.iter().map(|l| l.line.clone()).collect();
-        let shipping = self
-            .quote_shipping(order::item_count(&domain_lines), currency)
-            .await?;
+        let shipping = self.shipping_cost(order::item_count(&domain_lines), currency)?;
         let totals = order::price_order(&domain_lines, shipping).map_err(|e| match e {
             PricingError::CurrencyMismatch { .. } => ShopError::conflict(e.to_string()),
             _ => ShopError::unprocessable(e.to_string()),
@@ -289,33 +340,11 @@ impl PlaceOrder {
         })
     }
 
-    async fn quote_shipping(
-        &self,
-        item_count: u32,
-        currency: Currency,
-    ) -> Result<Money, ShopError> {
-        let req = shipping::QuoteRequest {
-            country: self.checkout.address.country().code().to_string(),
-            item_count,
-            currency: currency.code().to_string(),
-        };
-        let quote = self
-            .fulfil
-            .services
-            .shipping
-            .call(shipping::ops::get_quote, &req)
-            .await
-            .map_err(|e| match e.code {
-                ErrorCode::Unavailable | ErrorCode::Internal => e,
-                _ => ShopError::unprocessable(format!("We can't ship this order: {}", e.message)),
-            })?;
-        Currency::parse(&quote.cost.currency)
-            .ok()
-            .filter(|c| *c == currency)
-            .and_then(|c| Money::new(quote.cost.minor, c).ok())
-            .ok_or_else(|| {
-                ShopError::internal("The shipping service answered with an unexpected price")
-            })
+    /// Shipping by shop-domain's table, the one the shipping service quotes and charges from
+    /// (no call: the price is a pure function of country, item count and currency).
+    fn shipping_cost(&self, item_count: u32, currency: Currency) -> Result<Money, ShopError> {
+        shop_domain::shipping::quote_within_limits(self.checkout.address.country(), item_count, currency)
+            .map_err(|e| ShopError::unprocessable(format!("We can't ship this order: {e}")))
     }
 
     /// Steps 5 to 8, from wherever the order is.
@@ -342,32 +371,64 @@ impl PlaceOrder {
     }
 
     async fn continue_order(&self, mut order: Order) -> Result<Order, ShopError> {
+        // Whether `order.status` is what is stored: a fresh charge is recorded with the shipment.
+        let mut stored = true;
         if resume_from(order_status_from_wire(order.status)) == Resume::Charge {
             order = self.reserve(order).await?;
         }
         if resume_from(order_status_from_wire(order.status)) == Resume::Charge {
-            order = self.charge(order).await?;
+            (order, stored) = self.charge(order).await?;
         }
-        let mut shipped_now = false;
         if resume_from(order_status_from_wire(order.status)) == Resume::Ship {
-            order = self.fulfil.ship(order).await?;
-            shipped_now = order.status == OrderStatus::Completed;
+            return self.ship_and_complete(order, stored).await;
         }
-        let email_due = order.status == OrderStatus::Completed && !order.email_sent;
-        // Emptying the cart and the confirmation are independent: both at once.
-        let empty_cart = async {
-            if shipped_now {
-                self.fulfil.empty_cart(self.session()).await;
+        // Finished earlier: a confirmation that could not be sent then is tried again.
+        if order.status == OrderStatus::Completed && !order.email_sent {
+            return Ok(self.fulfil.send_final_email(order).await);
+        }
+        Ok(order)
+    }
+
+    /// Steps 7 and 8 for a charged order (`stored`: its `paid` status is stored, else it is
+    /// stored as `pending` and recorded paid only should shipping fail, before the refund).
+    async fn ship_and_complete(&self, order: Order, stored: bool) -> Result<Order, ShopError> {
+        let shipment = match self.fulfil.shipment(&order).await {
+            Ok(shipment) => shipment,
+            Err(e) => {
+                if !stored && !self.record_paid(&order)? {
+                    return self.reload(&order.order_id);
+                }
+                return match self.fulfil.recover(&order, Step::Ship, e).await {
+                    Recovered::Answer(e) => Err(e),
+                    Recovered::MovedOn => self.reload(&order.order_id),
+                };
             }
         };
-        let confirmation = async {
-            if email_due {
-                self.fulfil.send_final_email(order).await
-            } else {
-                order
-            }
+        let order = Order {
+            status: OrderStatus::Completed,
+            tracking_id: Some(shipment.tracking_id),
+            ..order
         };
-        Ok(futures::join!(empty_cart, confirmation).1)
+        // The lines leave the cart and the confirmation goes, both at once.
+        let (_, email_sent) = futures::join!(
+            self.fulfil.take_out_of_cart(self.session(), &order),
+            self.fulfil.send_confirmation(&order)
+        );
+        if !self.fulfil.store.complete(&order, email_sent)? {
+            return self.reload(&order.order_id);
+        }
+        let order = Order { email_sent, ..order };
+        log("info", "order completed", &order, []);
+        Ok(order)
+    }
+
+    /// Stores the charge of `order` (pending → paid); false when the order had moved on.
+    fn record_paid(&self, order: &Order) -> Result<bool, ShopError> {
+        let transaction_id = order
+            .transaction_id
+            .as_deref()
+            .ok_or_else(|| ShopError::internal("A charged order has no transaction id"))?;
+        self.fulfil.store.mark_paid(&order.order_id, transaction_id)
     }
 
     /// Step 5: hold the order's units at products, once per order (a repeat with the same
@@ -458,15 +519,24 @@ impl PlaceOrder {
         })
     }
 
-    /// Step 6: charge the total, once per order.
-    async fn charge(&self, order: Order) -> Result<Order, ShopError> {
+    /// Step 6: charge the total, once per order. Answers the order as paid, and whether that
+    /// is stored (a fresh charge is not yet: see [`Self::ship_and_complete`]).
+    async fn charge(&self, order: Order) -> Result<(Order, bool), ShopError> {
         let req = payment::ChargeRequest {
             idempotency_key: order.order_id.clone(),
             amount: order.total.clone(),
             card: self.checkout.card.clone(),
         };
+        let stored = |order: Result<Order, ShopError>| order.map(|o| (o, true));
         match self.fulfil.services.payment.call(payment::ops::charge, &req).await {
-            Ok(receipt) => self.record_charge(order, receipt),
+            Ok(receipt) => Ok((
+                Order {
+                    status: OrderStatus::Paid,
+                    transaction_id: Some(receipt.transaction_id),
+                    ..order
+                },
+                false,
+            )),
             // Payment refuses a key the reconciler closed (it found no charge and cancelled), or
             // another request of this attempt closed when its reservation was refused.
             Err(e) if e.code == ErrorCode::Conflict => {
@@ -480,11 +550,11 @@ impl PlaceOrder {
             // is closed before the order fails, as another card may be charging it right now.
             Err(e) if !matches!(e.code, ErrorCode::Unavailable | ErrorCode::Internal) => {
                 let reason = e.message.clone();
-                self.settle_then_fail(order, &reason, "charge", e).await
+                stored(self.settle_then_fail(order, &reason, "charge", e).await)
             }
             Err(e) => match self.fulfil.recover(&order, Step::Charge, e).await {
                 Recovered::Answer(e) => Err(e),
-                Recovered::MovedOn => self.reload(&order.order_id),
+                Recovered::MovedOn => stored(self.reload(&order.order_id)),
             },
         }
     }
@@ -642,7 +712,34 @@ mod tests {
             },
             currency: "jpy".into(),
             expected_total: None,
+            lines: None,
         }
+    }
+
+    fn line(sku: &str, quantity: u32) -> carts::CartLine {
+        carts::CartLine { sku: sku.into(), quantity }
+    }
+
+    #[test]
+    fn confirmed_lines_follow_the_cart_rules() {
+        let ok = validate(PlaceOrderRequest { lines: Some(vec![line("kit-mug-teal", 2), line("HOM-APRON-LINEN", 99)]), ..request() }).unwrap();
+        assert_eq!(ok.lines, Some(vec![line("KIT-MUG-TEAL", 2), line("HOM-APRON-LINEN", 99)]));
+        assert_eq!(validate(request()).unwrap().lines, None);
+        assert_eq!(validate(PlaceOrderRequest { lines: Some(Vec::new()), ..request() }).unwrap().lines, Some(Vec::new()));
+
+        let bad = |lines: Vec<carts::CartLine>| validate(PlaceOrderRequest { lines: Some(lines), ..request() }).err().unwrap();
+        let e = bad(vec![line("KIT-MUG-TEAL", 0)]);
+        assert_eq!((e.code, fields(&e)), (ErrorCode::BadRequest, vec!["lines.0.quantity"]));
+        assert_eq!(fields(&bad(vec![line("KIT-MUG-TEAL", 1), line("no sku!", 1)])), ["lines.1.sku"]);
+        assert_eq!(fields(&bad(vec![line("KIT-MUG-TEAL", 100)])), ["lines.0.quantity"]);
+        let twice = bad(vec![line("KIT-MUG-TEAL", 1), line("kit-mug-teal", 2)]);
+        assert_eq!(fields(&twice), ["lines"]);
+        assert_eq!(twice.fields[0].message, "KIT-MUG-TEAL appears more than once in the cart");
+        let too_many: Vec<_> = (0..51).map(|i| line(&format!("SKU-{i}"), 1)).collect();
+        assert_eq!(bad(too_many).fields[0].message, "Your cart can hold at most 50 different items");
+        // Reported with the other fields' problems.
+        let both = validate(PlaceOrderRequest { email: "nope".into(), lines: Some(vec![line("KIT-MUG-TEAL", 0)]), ..request() }).err().unwrap();
+        assert_eq!(fields(&both), ["email", "lines.0.quantity"]);
     }
 
     fn rate(currency: &str, per_usd: &str) -> RateUsed {

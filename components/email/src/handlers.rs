@@ -5,6 +5,7 @@ use shop_contract::email::{
 };
 use shop_contract::{FieldError, Order, OrderStatus, ShopError};
 use shop_domain::{Currency, EmailAddress, OrderId, PerUsd};
+use shop_spin::store::Commands;
 
 use crate::outbox;
 use crate::render::{Confirmation, Email, FailureNotice, Line};
@@ -38,10 +39,19 @@ pub async fn send_failure_notice(req: FailureNoticeRequest) -> Result<SentEmail,
 
 /// Sends `email` as the one email of `order`, unless one was sent already (that one answers).
 fn send_once(kind: &str, order: &OrderId, to: &EmailAddress, email: &dyn Email) -> Result<SentEmail, ShopError> {
-    let outbox = outbox::Outbox::open()?;
-    if let Some(sent) = outbox.sent_for(order)? {
-        return Ok(sent);
-    }
+    send_with(&outbox::Outbox::open()?, kind, order, to, email)
+}
+
+/// The Redis part of [`send_once`]: one command, which records the email as the order's and
+/// pushes it to the outbox, or answers the email recorded first (a repeat, a concurrent
+/// duplicate, or the other kind for the same order) and pushes nothing.
+fn send_with<R: Commands>(
+    outbox: &outbox::Outbox<R>,
+    kind: &str,
+    order: &OrderId,
+    to: &EmailAddress,
+    email: &dyn Email,
+) -> Result<SentEmail, ShopError> {
     let email = SentEmail {
         message_id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
         to: to.to_string(),
@@ -50,11 +60,8 @@ fn send_once(kind: &str, order: &OrderId, to: &EmailAddress, email: &dyn Email) 
         html_body: email.html(),
         sent_at: shop_spin::log::now(),
     };
-    if !outbox.put(order, &email)? {
-        // A concurrent request for the same order sent it first: answer with that one.
-        return outbox
-            .sent_for(order)?
-            .ok_or_else(|| ShopError::unavailable("The email could not be recorded; try again"));
+    if let Some(sent) = outbox.send_once(order, &email)? {
+        return Ok(sent);
     }
     // "Sending": the delivery log line (the bodies are in the outbox).
     let mut fields = Map::new();
@@ -287,6 +294,34 @@ mod tests {
         let mut eur = order("EUR", "0.92", 1839, 1500, OrderStatus::Completed);
         eur.rates[0].currency = "GBP".into();
         assert!(!validate(eur).unwrap().confirmation().text().contains("Paid in"));
+    }
+
+    /// Sending an order's email is one Redis command (issue 16).
+    #[test]
+    fn an_email_is_sent_with_one_redis_command() {
+        use shop_spin::store::Recorder;
+        use spin_sdk::redis::RedisResult;
+
+        let valid = validate(order("USD", "1", 1999, 1500, OrderStatus::Completed)).unwrap();
+        let (id, to) = (valid.id.clone(), valid.to.clone());
+        let confirmation = valid.confirmation();
+        let outbox = outbox::Outbox::on(Recorder::new(vec![vec![RedisResult::Int64(1)]]));
+        let sent = send_with(&outbox, "confirmation", &id, &to, &confirmation).unwrap();
+        assert_eq!(sent.subject, confirmation.subject());
+        let redis = outbox.into_redis();
+        let calls = redis.calls();
+        assert_eq!(redis.commands(), ["EVAL"]);
+        assert_eq!(calls[0][2..5], ["2", "test:shop:email:ORD-0123456789AB", "test:shop:outbox"]);
+        assert_eq!(serde_json::from_str::<SentEmail>(&calls[0][5]).unwrap(), sent);
+        assert_eq!(calls[0][6..], ["2592000", "999"]);
+
+        // Sent before: that email answers, and nothing else is sent.
+        let earlier = RedisResult::Binary(calls[0][5].clone().into_bytes());
+        let outbox = outbox::Outbox::on(Recorder::new(vec![vec![RedisResult::Int64(0), earlier]]));
+        assert_eq!(send_with(&outbox, "confirmation", &id, &to, &confirmation).unwrap(), sent);
+        assert_eq!(outbox.into_redis().commands(), ["EVAL"]);
+        let outbox = outbox::Outbox::on(Recorder::new(vec![vec![RedisResult::Int64(0), RedisResult::Binary(b"{".to_vec())]]));
+        assert!(send_with(&outbox, "confirmation", &id, &to, &confirmation).is_err());
     }
 
     #[test]

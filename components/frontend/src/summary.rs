@@ -5,7 +5,7 @@
 //! (the same one the shipping service charges, in every currency the shop sells in) for the
 //! default destination, the United States, or for the country the checkout form names, so no
 //! service call is needed.
-use shop_contract::carts::Cart;
+use shop_contract::carts::{Cart, CartLine};
 use shop_contract::Product;
 use shop_domain::stock::StockLevel;
 use shop_domain::{order, shipping, Country, Money, OrderLine, Quantity, Sku};
@@ -114,6 +114,31 @@ pub struct Summary {
     pub recommendations: Vec<Product>,
 }
 
+impl Summary {
+    /// The lines this page shows, as the checkout form's hidden `lines` field carries them:
+    /// `SKU:quantity` joined by commas, unavailable ones too (checkout names them).
+    pub fn confirmed_lines(&self) -> String {
+        let priced = self.lines.iter().map(|l| (l.sku.as_str(), l.quantity));
+        let unavailable = self.unavailable.iter().map(|(sku, quantity)| (sku.as_str(), *quantity));
+        priced.chain(unavailable).map(|(sku, quantity)| format!("{sku}:{quantity}")).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// The hidden `lines` field read back: `None` when it is not one this shop wrote. Checkout checks
+/// the SKUs and quantities against the cart rules.
+pub fn parse_confirmed_lines(text: &str) -> Option<Vec<CartLine>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    text.split(',')
+        .map(|pair| {
+            let (sku, quantity) = pair.split_once(':')?;
+            let quantity = quantity.parse::<u32>().ok().filter(|_| quantity.bytes().all(|b| b.is_ascii_digit()))?;
+            Some(CartLine { sku: sku.to_string(), quantity })
+        })
+        .collect()
+}
+
 impl Default for Summary {
     fn default() -> Self {
         Summary {
@@ -196,7 +221,6 @@ pub fn build_for(cart: &Cart, products: &[Product], country: Country) -> Summary
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shop_contract::carts::CartLine;
     use shop_domain::Currency;
 
     pub fn product(sku: &str, minor: i64, currency: &str) -> Product {
@@ -319,5 +343,22 @@ mod tests {
         assert!(!s.all_in_stock());
         let fine = build(&cart(&[("C-1", 2)]), &[shown_in("C-1", 100, 100, "USD", 3)]);
         assert!(fine.all_in_stock());
+    }
+
+    #[test]
+    fn the_confirmed_lines_round_trip_through_the_form_and_nothing_else_is_read() {
+        let summary = Summary {
+            lines: vec![Line { sku: "KIT-MUG-TEAL".into(), name: String::new(), image: String::new(), unit_price: String::new(), quantity: 2, line_total: String::new(), stock: 9 }],
+            unavailable: vec![("OLD-THING".into(), 1)],
+            ..Summary::default()
+        };
+        let text = summary.confirmed_lines();
+        assert_eq!(text, "KIT-MUG-TEAL:2,OLD-THING:1");
+        let lines = parse_confirmed_lines(&text).unwrap();
+        assert_eq!(lines, vec![CartLine { sku: "KIT-MUG-TEAL".into(), quantity: 2 }, CartLine { sku: "OLD-THING".into(), quantity: 1 }]);
+        assert_eq!(parse_confirmed_lines(""), Some(Vec::new()));
+        for bad in ["KIT-MUG-TEAL", "KIT-MUG-TEAL:", "A:1,", "A:-1", "A:+1", "A:1:2", "A:99999999999"] {
+            assert_eq!(parse_confirmed_lines(bad), None, "{bad}");
+        }
     }
 }

@@ -7,10 +7,8 @@ use shop_domain::{
     shipping, Address, Country, Currency, IdempotencyKey, Quantity,
     ShippingZone, Sku, TrackingId,
 };
-use shop_spin::store::Redis;
+use shop_spin::store::{Commands, Redis};
 
-/// Items (sum of quantities) a quote covers.
-const QUOTE_ITEMS: std::ops::RangeInclusive<u32> = 1..=999;
 /// Most lines one shipment may list.
 const MAX_SHIP_LINES: usize = 100;
 /// How long a shipment is remembered under its idempotency key: 30 days, as payment keeps its
@@ -23,15 +21,8 @@ pub async fn get_quote(req: QuoteRequest) -> Result<Quote, ShopError> {
     let country = Country::parse(&req.country)
         .map_err(|e| errors.push(FieldError::new("country", e.to_string())))
         .ok();
-    if !QUOTE_ITEMS.contains(&req.item_count) {
-        errors.push(FieldError::new(
-            "item_count",
-            format!(
-                "The item count must be from {} to {}",
-                QUOTE_ITEMS.start(),
-                QUOTE_ITEMS.end()
-            ),
-        ));
+    if !shipping::QUOTE_ITEMS.contains(&req.item_count) {
+        errors.push(FieldError::new("item_count", shipping::ItemCountError.to_string()));
     }
     let currency = Currency::parse(&req.currency)
         .map_err(|e| errors.push(FieldError::new("currency", e.to_string())))
@@ -69,16 +60,20 @@ struct ShipmentRecord {
 
 /// Creates a shipment once per idempotency key; a repeat answers with the same shipment.
 ///
-/// Two concurrent requests with one key race on `SET NX`: only the winner's tracking id exists.
+/// One Redis command: `SET shipment:<key> <record> NX GET EX`, which stores the new shipment
+/// unless the key holds one, and then answers that one. Two concurrent requests with one key
+/// race on it: only the winner's tracking id exists, the loser answers by the winner's record.
 pub async fn ship_order(req: ShipRequest) -> Result<Shipment, ShopError> {
-    let ValidShipment { key, order } = validate_shipment(req)?;
+    let shipment = validate_shipment(req)?;
+    ship_with(&Redis::open()?, shipment)
+}
+
+/// The Redis part of [`ship_order`]: one command.
+fn ship_with<R: Commands>(redis: &R, shipment: ValidShipment) -> Result<Shipment, ShopError> {
+    let ValidShipment { key, order } = shipment;
     let request = serde_json::to_value(&order)
         .map_err(|e| ShopError::internal(format!("cannot encode a shipment request: {e}")))?;
-    let redis = Redis::open()?;
     let name = redis.key(&format!("shipment:{key}"));
-    if let Some(earlier) = read_record(&redis, &name)? {
-        return replay(earlier, &request);
-    }
 
     let item_count = order
         .items
@@ -95,27 +90,23 @@ pub async fn ship_order(req: ShipRequest) -> Result<Shipment, ShopError> {
             cost: shop_spin::wire::money_to_wire(cost),
         },
     };
-    if redis.set_nx(
+    let earlier = redis.set_nx_get(
         &name,
         &shop_spin::json::encode(&record),
         Some(SHIPMENT_TTL_SECONDS),
-    )? {
-        let mut fields = Map::new();
-        fields.insert("tracking_id".into(), json!(record.shipment.tracking_id));
-        fields.insert("idempotency_key".into(), json!(key.as_str()));
-        fields.insert("country".into(), json!(order.address.country().code()));
-        fields.insert("item_count".into(), json!(item_count));
-        fields.insert("cost_minor".into(), json!(cost.minor()));
-        fields.insert("currency".into(), json!(cost.currency().code()));
-        shop_spin::log::line("info", "shipment created", fields);
-        return Ok(record.shipment);
+    )?;
+    if let Some(earlier) = earlier {
+        return replay(decode_record(&name, &earlier)?, &request);
     }
-    match read_record(&redis, &name)? {
-        Some(winner) => replay(winner, &request),
-        None => Err(ShopError::unavailable(
-            "The shipment could not be recorded; try again",
-        )),
-    }
+    let mut fields = Map::new();
+    fields.insert("tracking_id".into(), json!(record.shipment.tracking_id));
+    fields.insert("idempotency_key".into(), json!(key.as_str()));
+    fields.insert("country".into(), json!(order.address.country().code()));
+    fields.insert("item_count".into(), json!(item_count));
+    fields.insert("cost_minor".into(), json!(cost.minor()));
+    fields.insert("currency".into(), json!(cost.currency().code()));
+    shop_spin::log::line("info", "shipment created", fields);
+    Ok(record.shipment)
 }
 
 /// Answers a repeated key with the earlier shipment, if it was for the same request.
@@ -129,11 +120,8 @@ fn replay(earlier: ShipmentRecord, request: &Value) -> Result<Shipment, ShopErro
     }
 }
 
-fn read_record(redis: &Redis, name: &str) -> Result<Option<ShipmentRecord>, ShopError> {
-    let Some(bytes) = redis.get(name)? else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+fn decode_record(name: &str, bytes: &[u8]) -> Result<ShipmentRecord, ShopError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         shop_spin::log::error(&format!("shipment record `{name}` is unreadable: {e}"));
         ShopError::internal("A stored shipment is unreadable")
     })
@@ -188,3 +176,60 @@ fn validate_shipment(req: ShipRequest) -> Result<ValidShipment, ShopError> {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shop_contract::shipping::ShipItem;
+    use shop_contract::{Address as WireAddress, ErrorCode};
+    use shop_spin::store::Recorder;
+    use spin_sdk::redis::RedisResult;
+
+    fn request(quantity: u32) -> ShipRequest {
+        ShipRequest {
+            idempotency_key: "ORD-0123456789AB".into(),
+            address: WireAddress {
+                name: "Ada Lovelace".into(),
+                street: "12 Analytical Row".into(),
+                city: "London".into(),
+                postal_code: "N1 9GU".into(),
+                country: "GB".into(),
+            },
+            items: vec![ShipItem { sku: "kit-mug-teal".into(), quantity }],
+            currency: "USD".into(),
+        }
+    }
+
+    fn ship(quantity: u32, reply: RedisResult) -> (Result<Shipment, ShopError>, Recorder) {
+        let redis = Recorder::new(vec![vec![reply]]);
+        let result = ship_with(&redis, validate_shipment(request(quantity)).ok().unwrap());
+        (result, redis)
+    }
+
+    /// A shipment is one Redis command (issue 16): the claim answers what holds the key.
+    #[test]
+    fn a_shipment_is_one_set_nx_get() {
+        let (shipment, redis) = ship(2, RedisResult::Nil);
+        let shipment = shipment.unwrap();
+        assert!(shipment.tracking_id.starts_with("TRK-"), "{shipment:?}");
+        let calls = redis.calls();
+        assert_eq!(redis.commands(), ["SET"]);
+        assert_eq!(calls[0][1], "test:shop:shipment:ORD-0123456789AB");
+        assert_eq!(calls[0][3..], ["NX", "GET", "EX", "2592000"]);
+        // What is stored: the normalised request and the shipment, as before.
+        let stored: ShipmentRecord = serde_json::from_str(&calls[0][2]).unwrap();
+        assert_eq!(stored.shipment, shipment);
+        assert_eq!(stored.request["items"], serde_json::json!([["KIT-MUG-TEAL", 2]]));
+
+        // The same request again: the stored shipment, nothing written.
+        let again = RedisResult::Binary(calls[0][2].clone().into_bytes());
+        let (replayed, redis) = ship(2, again.clone());
+        assert_eq!(replayed.unwrap(), shipment);
+        assert_eq!(redis.commands(), ["SET"]);
+        // Another request with the key: 409.
+        let e = ship(3, again).0.unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (ErrorCode::Conflict, "This idempotency key was already used for a different shipment"));
+        // An unreadable record: 500.
+        assert_eq!(ship(2, RedisResult::Binary(b"nope".to_vec())).0.unwrap_err().code, ErrorCode::Internal);
+    }
+}

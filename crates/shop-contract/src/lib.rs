@@ -99,6 +99,7 @@ interface!(
         set_quantity(SetQuantityRequest) -> Cart,
         remove_item(RemoveItemRequest) -> Cart,
         empty_cart(CartRef) -> Cart,
+        remove_lines(RemoveLinesRequest) -> Cart,
         merge_cart(MergeCartRequest) -> Cart,
     }
 );

@@ -113,9 +113,37 @@ pub fn quote(country: Country, item_count: u32, currency: Currency) -> Money {
     Money::new(to_minor(points, currency), currency).unwrap_or(Money::zero(currency))
 }
 
+/// Items (sum of quantities) one quote, and so one shipment, may cover.
+pub const QUOTE_ITEMS: std::ops::RangeInclusive<u32> = 1..=999;
+
+/// An item count outside [`QUOTE_ITEMS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("The item count must be from {} to {}", QUOTE_ITEMS.start(), QUOTE_ITEMS.end())]
+pub struct ItemCountError;
+
+/// [`quote`] for a shipment the carrier takes: 1 to 999 items.
+pub fn quote_within_limits(country: Country, item_count: u32, currency: Currency) -> Result<Money, ItemCountError> {
+    if QUOTE_ITEMS.contains(&item_count) {
+        Ok(quote(country, item_count, currency))
+    } else {
+        Err(ItemCountError)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_cover_one_to_999_items() {
+        let de = Country::parse("DE").unwrap();
+        assert_eq!(quote_within_limits(de, 3, Currency::Eur), Ok(money(2100, Currency::Eur)));
+        assert_eq!(quote_within_limits(de, 999, Currency::Eur), Ok(quote(de, 999, Currency::Eur)));
+        for count in [0, 1000, u32::MAX] {
+            let e = quote_within_limits(de, count, Currency::Eur).unwrap_err();
+            assert_eq!(e.to_string(), "The item count must be from 1 to 999");
+        }
+    }
 
     fn money(minor: i64, c: Currency) -> Money {
         Money::new(minor, c).unwrap()

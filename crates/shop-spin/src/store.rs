@@ -5,6 +5,11 @@
 //!
 //! Every PostgreSQL read goes through [`read`] (or [`read_one_row`]): nothing else calls
 //! `Connection::query`, and a test below keeps it that way.
+//!
+//! Redis stores are written against [`Commands`] (one command, one round trip): [`Redis`] in
+//! the components, [`Recorder`] in native tests that count the commands an operation sends.
+//! Multi-key scripts ([`Commands::eval`]) need their keys on one Redis node: true of the shop's
+//! single-shard ElastiCache and in-cluster Redis (a cluster-mode Redis would need hash tags).
 use shop_contract::{MigrationReport, ShopError};
 use spin_sdk::pg4::{self, DbValue, Decode, ParameterValue, RowSet};
 use spin_sdk::redis;
@@ -99,6 +104,149 @@ impl Redis {
     /// The value at `key`, if any.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ShopError> {
         self.conn.get(key).map_err(|e| redis_error("GET", e))
+    }
+}
+
+/// What a store needs from Redis: its key namespace and one command at a time, each a round
+/// trip. [`Redis`] is the real thing; [`Recorder`] stands in for it in native tests, so that a
+/// test can say which commands (and how many) an operation sends.
+///
+/// The provided methods are the one-command forms the stores use instead of read-then-write
+/// pairs: [`Commands::eval`] (a Lua script: several keys, decided and written atomically) and
+/// [`Commands::set_nx_get`] (claim a key, or read what holds it).
+pub trait Commands {
+    /// The full key for `name`, e.g. `<redis_prefix>shop:cart:<session>`.
+    fn key(&self, name: &str) -> String;
+
+    /// Runs one command; its replies flattened as Spin returns them.
+    fn run(&self, command: &str, args: &[redis::RedisParameter]) -> Result<Vec<redis::RedisResult>, ShopError>;
+
+    /// `EVAL script numkeys keys... args...`: one round trip, run atomically by Redis.
+    ///
+    /// The text is sent every time (no `EVALSHA` / `NOSCRIPT` exchange; Redis keeps compiled
+    /// scripts by their hash, so only the bytes travel). Every key the script touches must be in
+    /// `keys`. Spin flattens the reply: nested arrays become one list, a Lua `false` (a nil
+    /// reply) is a `Nil` entry, and a Lua table ends at its first nil, so scripts answer flat
+    /// lists of integers and strings, with 0/1 integers for flags.
+    fn eval(&self, script: &Script, keys: &[String], args: Vec<redis::RedisParameter>) -> Result<Vec<redis::RedisResult>, ShopError> {
+        let mut all = Vec::with_capacity(keys.len().saturating_add(args.len()).saturating_add(2));
+        all.push(text_arg(script.lua));
+        all.push(redis::RedisParameter::Int64(i64::try_from(keys.len()).unwrap_or(i64::MAX)));
+        all.extend(keys.iter().map(|k| text_arg(k)));
+        all.extend(args);
+        self.run("EVAL", &all).map_err(|e| {
+            crate::log::error(&format!("redis script `{}` failed", script.name));
+            e
+        })
+    }
+
+    /// `SET key value NX GET [EX ttl_seconds]` (Redis 7.0 and later), one command: stores `value`
+    /// only if `key` is absent and answers what the key held before. `None`: this call stored
+    /// it (of two concurrent claims exactly one gets `None`); `Some(earlier)`: the key was taken
+    /// and is left as it was, `earlier` being its value.
+    fn set_nx_get(&self, key: &str, value: &[u8], ttl_seconds: Option<i64>) -> Result<Option<Vec<u8>>, ShopError> {
+        let mut args = vec![text_arg(key), redis::RedisParameter::Binary(value.to_vec()), text_arg("NX"), text_arg("GET")];
+        if let Some(ttl) = ttl_seconds {
+            args.push(text_arg("EX"));
+            args.push(redis::RedisParameter::Int64(ttl));
+        }
+        let replies = self.run("SET", &args)?;
+        single_value("SET NX GET", replies)
+    }
+
+    /// `GET key`: the value, if any.
+    fn get_value(&self, key: &str) -> Result<Option<Vec<u8>>, ShopError> {
+        let replies = self.run("GET", &[text_arg(key)])?;
+        single_value("GET", replies)
+    }
+}
+
+impl Commands for Redis {
+    fn key(&self, name: &str) -> String {
+        Redis::key(self, name)
+    }
+
+    fn run(&self, command: &str, args: &[redis::RedisParameter]) -> Result<Vec<redis::RedisResult>, ShopError> {
+        self.exec(command, args)
+    }
+}
+
+/// A Lua script for [`Commands::eval`]: its name (for logs and tests) and its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Script {
+    pub name: &'static str,
+    pub lua: &'static str,
+}
+
+/// The one value of a reply that is a bulk string or nil (`GET`, `SET ... GET`).
+fn single_value(what: &str, replies: Vec<redis::RedisResult>) -> Result<Option<Vec<u8>>, ShopError> {
+    match <[redis::RedisResult; 1]>::try_from(replies) {
+        Ok([redis::RedisResult::Nil]) => Ok(None),
+        Ok([redis::RedisResult::Binary(value)]) => Ok(Some(value)),
+        Ok([other]) => Err(unexpected_reply(what, &[other])),
+        Err(other) => Err(unexpected_reply(what, &other)),
+    }
+}
+
+/// Logs a reply of an unexpected shape (the kinds of its values only: a reply may hold a
+/// shopper's data) and answers 500: a bug, not an outage.
+pub fn unexpected_reply(what: &str, replies: &[redis::RedisResult]) -> ShopError {
+    let kinds: Vec<&str> = replies.iter().map(reply_kind).collect();
+    crate::log::error(&format!("redis {what} answered {kinds:?}, which it never should"));
+    ShopError::internal("Unexpected answer from a data store")
+}
+
+/// A stand-in for [`Redis`] in native tests: records every command and answers each with the
+/// next of the replies it was given (panicking when it has none left, so a test also fails on
+/// a command it did not expect). Keys are under `test:shop:`.
+pub struct Recorder {
+    replies: std::cell::RefCell<std::collections::VecDeque<Vec<redis::RedisResult>>>,
+    calls: std::cell::RefCell<Vec<Vec<String>>>,
+}
+
+impl Recorder {
+    /// A recorder answering `replies`, in order.
+    pub fn new(replies: Vec<Vec<redis::RedisResult>>) -> Self {
+        Recorder { replies: std::cell::RefCell::new(replies.into()), calls: std::cell::RefCell::default() }
+    }
+
+    /// The commands sent so far, by name (`["EVAL"]`, `["SET", "GET"]`...).
+    pub fn commands(&self) -> Vec<String> {
+        self.calls.borrow().iter().filter_map(|call| call.first().cloned()).collect()
+    }
+
+    /// Every command sent so far with its arguments as text (integers in decimal; a script's
+    /// text stands as `<script>`).
+    pub fn calls(&self) -> Vec<Vec<String>> {
+        self.calls.borrow().clone()
+    }
+
+    /// Whether every reply given was used.
+    pub fn is_done(&self) -> bool {
+        self.replies.borrow().is_empty()
+    }
+}
+
+impl Commands for Recorder {
+    fn key(&self, name: &str) -> String {
+        format!("test:shop:{name}")
+    }
+
+    fn run(&self, command: &str, args: &[redis::RedisParameter]) -> Result<Vec<redis::RedisResult>, ShopError> {
+        let mut call = vec![command.to_string()];
+        for (i, arg) in args.iter().enumerate() {
+            call.push(match arg {
+                redis::RedisParameter::Int64(n) => n.to_string(),
+                redis::RedisParameter::Binary(_) if command == "EVAL" && i == 0 => "<script>".to_string(),
+                redis::RedisParameter::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            });
+        }
+        let reply = self.replies.borrow_mut().pop_front();
+        let Some(reply) = reply else {
+            panic!("unexpected command {call:?} (after {:?})", self.calls.borrow());
+        };
+        self.calls.borrow_mut().push(call);
+        Ok(reply)
     }
 }
 
@@ -300,6 +448,40 @@ mod tests {
     fn text_arguments_are_their_bytes() {
         assert!(matches!(text_arg("shop:k"), redis::RedisParameter::Binary(b) if b == b"shop:k"));
         assert_eq!(reply_kind(&redis::RedisResult::Nil), "nil");
+    }
+
+    #[test]
+    fn set_nx_get_is_one_command_that_answers_the_earlier_value() {
+        let r = Recorder::new(vec![vec![redis::RedisResult::Nil], vec![redis::RedisResult::Binary(b"old".to_vec())]]);
+        assert_eq!(r.set_nx_get("test:shop:k", b"new", Some(60)).ok(), Some(None));
+        assert_eq!(r.set_nx_get("test:shop:k", b"new", None).ok(), Some(Some(b"old".to_vec())));
+        assert_eq!(r.calls(), [vec!["SET", "test:shop:k", "new", "NX", "GET", "EX", "60"], vec!["SET", "test:shop:k", "new", "NX", "GET"]]);
+        assert!(r.is_done());
+        // Any other shape (e.g. `OK` from a Redis that ignored GET) is an error, never a claim.
+        for odd in [vec![redis::RedisResult::Status("OK".into())], vec![], vec![redis::RedisResult::Nil, redis::RedisResult::Nil]] {
+            let r = Recorder::new(vec![odd]);
+            assert!(r.set_nx_get("k", b"v", None).is_err());
+        }
+    }
+
+    #[test]
+    fn eval_sends_the_script_its_key_count_keys_and_arguments() {
+        const S: Script = Script { name: "test", lua: "return {1}" };
+        let r = Recorder::new(vec![vec![redis::RedisResult::Int64(1)]]);
+        let keys = [r.key("a"), r.key("b")];
+        let reply = r.eval(&S, &keys, vec![text_arg("x"), redis::RedisParameter::Int64(7)]).ok();
+        assert_eq!(reply, Some(vec![redis::RedisResult::Int64(1)]));
+        assert_eq!(r.calls(), [vec!["EVAL", "<script>", "2", "test:shop:a", "test:shop:b", "x", "7"]]);
+        let r = Recorder::new(vec![vec![redis::RedisResult::Binary(b"v".to_vec())], vec![redis::RedisResult::Nil]]);
+        assert_eq!(r.get_value("k").ok(), Some(Some(b"v".to_vec())));
+        assert_eq!(r.get_value("k").ok(), Some(None));
+        assert_eq!(r.commands(), ["GET", "GET"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "unexpected command")]
+    fn a_recorder_refuses_a_command_it_has_no_reply_for() {
+        let _ = Recorder::new(Vec::new()).get_value("k");
     }
 
     #[test]

@@ -428,9 +428,9 @@ impl Shopper {
         let req = self.client.get(self.url("/checkout"));
         let Some(form) = self.send(Step::CheckoutForm, req, 200, started).await? else { return Ok(false) };
         let attempt = input_value(&form.body, "attempt").context("the checkout form has no attempt id")?;
-        // The total the form showed, which the shop charges or refuses: its hidden fields go back
+        // The total and the lines the form showed, which the shop orders or refuses: its hidden fields go back
         // as a browser sends them.
-        let expected: Vec<(&str, String)> = ["expected_total", "expected_currency", "expected_items", "expected_country"]
+        let expected: Vec<(&str, String)> = ["expected_total", "expected_currency", "expected_items", "expected_country", "lines"]
             .into_iter()
             .filter_map(|name| Some((name, input_value(&form.body, name)?)))
             .collect();

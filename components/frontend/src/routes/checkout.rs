@@ -27,7 +27,7 @@ use crate::http::Outgoing;
 use crate::identity::{Member, Who};
 use crate::routes::cart::load_summary_for;
 use crate::session::random_token;
-use crate::summary::Expected;
+use crate::summary::{parse_confirmed_lines, Expected};
 use crate::views::cart::Notice;
 use crate::views::checkout::{self as view, CheckoutForm};
 use crate::views::layout::Section;
@@ -110,6 +110,7 @@ fn entries<B>(ctx: &Ctx<'_, B>) -> CheckoutForm {
         alert: None,
         offer_sign_in: offer_sign_in(ctx),
         expected: None,
+        lines: f.get("lines").map(str::to_string),
     }
 }
 
@@ -211,6 +212,13 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
     let currency = form.expected.map_or(ctx.currency, |e| e.total.currency());
     let country = Country::parse(&address.country).ok();
     let expected = form.expected.map(|e| country.and_then(|c| e.shipped_to(c)).unwrap_or(e.total));
+    let lines = match form.lines.as_deref().map(parse_confirmed_lines) {
+        None => None,
+        Some(Some(lines)) => Some(lines),
+        Some(None) => {
+            return Err(ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again."))
+        }
+    };
     let req = PlaceOrderRequest {
         session: ctx.cart_key()?,
         account_id: ctx.account_id(),
@@ -220,6 +228,7 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
         card,
         currency: currency.code().to_string(),
         expected_total: expected.map(shop_spin::wire::money_to_wire),
+        lines,
     };
     let e = match ctx.backend.call(Service::Checkout, ops::place_order, &req).await {
         Ok(order) => {

@@ -28,6 +28,8 @@ pub struct CheckoutForm {
     /// The total the form showed last time (sent back in hidden fields), kept when the page is
     /// shown again without a priced summary; a priced summary's own total replaces it.
     pub expected: Option<Expected>,
+    /// The lines the form showed last time (the hidden `lines` field), kept likewise.
+    pub lines: Option<String>,
 }
 
 /// The form's fields, in page order; errors are shown beside these.
@@ -84,6 +86,8 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
     let expiry_error = form.error("expiry");
     // The total this page shows is the one the shopper confirms by placing the order.
     let expected = summary.and_then(|s| s.totals.as_ref()).map(|t| t.expected).or(form.expected);
+    // ... and the lines it shows are the ones ordered.
+    let lines = summary.map(Summary::confirmed_lines).or_else(|| form.lines.clone());
     html! {
         div.page-head {
             h1 { "Checkout" }
@@ -119,6 +123,9 @@ pub fn render(form: &CheckoutForm, summary: Option<&Summary>, item_count: Option
                     input type="hidden" name="expected_currency" value=(e.total.currency().code());
                     input type="hidden" name="expected_items" value=(e.items);
                     input type="hidden" name="expected_country" value=(e.country.code());
+                }
+                @if let Some(lines) = &lines {
+                    input type="hidden" name="lines" value=(lines);
                 }
                 fieldset.group {
                     legend { "Contact" }

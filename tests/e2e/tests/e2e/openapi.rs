@@ -197,6 +197,7 @@ fn schemas_match_the_wire_types() {
     check_op(&doc, carts::ops::set_quantity, e);
     check_op(&doc, carts::ops::remove_item, e);
     check_op(&doc, carts::ops::empty_cart, e);
+    check_op(&doc, carts::ops::remove_lines, e);
     check_op(&doc, carts::ops::merge_cart, e);
     check_op(&doc, payment::ops::charge, e);
     check_op(&doc, payment::ops::refund, e);

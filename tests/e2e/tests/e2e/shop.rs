@@ -243,3 +243,48 @@ fn uuid_like() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+
+/// The checkout page sends back the lines it showed (hidden `lines`, beside the total): those are
+/// what is ordered, without checkout reading the cart. An item added in another tab after the page
+/// was opened is not bought and stays in the cart; only the ordered quantities leave it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lines_the_checkout_page_showed_are_ordered_and_only_they_leave_the_cart() -> Result<()> {
+    let shop = Shop::start().await?;
+    let mut b = shop.browser();
+    add(&mut b, MUG, 2).await?;
+    let form = b.get("/checkout").await?;
+    assert_eq!(form.status, 200);
+    let hidden = ["attempt", "expected_total", "expected_currency", "expected_items", "expected_country", "lines"]
+        .map(|name| (name, shop_e2e::html::input_value(&form.body, name).unwrap_or_else(|| panic!("the form has no {name}"))));
+    assert_eq!(hidden[5].1, format!("{MUG}:2"));
+    // Another tab: one more mug, and a tee.
+    add(&mut b, MUG, 1).await?;
+    add(&mut b, TEE, 1).await?;
+
+    let mut fields: Vec<(&str, &str)> = checkout_fields(GOOD_CARD, &hidden[0].1).into_iter().filter(|(k, _)| *k != "attempt").collect();
+    fields.extend(hidden.iter().map(|(k, v)| (*k, v.as_str())));
+    let placed = b.post("/checkout", &fields).await?;
+    assert_eq!(placed.status, 303, "{}", placed.body);
+    let db = shop.db().await?;
+    let order = db.query_one("SELECT order_id, total_minor, status FROM orders", &[]).await?;
+    let (order_id, total, status): (String, i64, String) = (order.get(0), order.get(1), order.get(2));
+    assert_eq!(status, "completed");
+    // The page listed a total for each shipping zone; the order (shipped to GB) costs one of them.
+    let shown = format!("${}.{:02}", total / 100, total % 100);
+    assert!(form.body.contains(&shown), "the order costs {shown}, which the page did not show");
+    let lines = db.query("SELECT sku, quantity FROM order_lines WHERE order_id = $1", &[&order_id]).await?;
+    let lines: Vec<(String, i32)> = lines.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(lines, [(MUG.to_string(), 2)], "only the lines the page showed are ordered");
+    let cart = stored_cart(&shop, &b).await?;
+    assert_eq!(cart.into_iter().collect::<Vec<_>>(), [(TEE.to_string(), 1), (MUG.to_string(), 1)], "what was added meanwhile stays");
+
+    // A form whose lines this shop did not write is refused, and nothing is ordered.
+    let form = b.get("/checkout").await?;
+    let attempt = shop_e2e::html::input_value(&form.body, "attempt").unwrap();
+    let mut fields = checkout_fields(GOOD_CARD, &attempt);
+    fields.push(("lines", "KIT-MUG-TEAL:two"));
+    let refused = b.post("/checkout", &fields).await?;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(orders_in_db(&shop).await?.len(), 1);
+    Ok(())
+}
