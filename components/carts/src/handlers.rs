@@ -8,7 +8,7 @@ use shop_contract::carts::{
 use shop_contract::catalog::{self, GetProductRequest};
 use shop_contract::{ErrorCode, FieldError, Product, ShopError};
 use shop_domain::cart::merge_lines;
-use shop_domain::{CartError, CartLine, ErrorCollector, Quantity, SessionId, Sku, MAX_LINES};
+use shop_domain::{CartError, CartLine, ErrorCollector, OrderId, Quantity, SessionId, Sku, MAX_LINES};
 use shop_spin::rpc::Upstream;
 use shop_spin::store::Commands;
 
@@ -107,20 +107,26 @@ pub async fn empty_cart(req: CartRef) -> Result<Cart, ShopError> {
 /// are skipped; lines added meanwhile, and the rest of a line that held more, stay. One script
 /// (`store::scripts::REMOVE_LINES`), whatever the number of lines. Answers the cart.
 ///
-/// Not idempotent by itself (a repeat takes the quantities again): its caller runs it once per
-/// order. A SKU named twice is taken twice, as two calls would.
+/// With an `order_id` it happens once per order (the script sets `cart-removed:<order>` first,
+/// for as long as a cart lives): every request that finishes the order, and the reconciler, may
+/// call it. Without one, a repeat takes the quantities again. A SKU named twice is taken twice,
+/// as two calls would.
 pub async fn remove_lines(req: RemoveLinesRequest) -> Result<Cart, ShopError> {
-    let (session, lines) = parse_remove_lines(&req)?;
+    let (session, lines, order) = parse_remove_lines(&req)?;
     let store = CartStore::open(&session)?;
-    Ok(reply(&session, store.remove_lines(&lines)?))
+    Ok(reply(&session, store.remove_lines(&lines, order.as_ref())?))
 }
 
-/// The session and lines of a `remove_lines` request: at most [`MAX_LINES`] lines, each a SKU
-/// and a quantity of 1..=99; every problem named (`session`, `lines`, `lines[i].sku`,
-/// `lines[i].quantity`).
-fn parse_remove_lines(req: &RemoveLinesRequest) -> Result<(SessionId, Vec<CartLine>), ShopError> {
+/// The session, lines and order of a `remove_lines` request: at most [`MAX_LINES`] lines, each a
+/// SKU and a quantity of 1..=99, and an order number when given; every problem named
+/// (`session`, `lines`, `lines[i].sku`, `lines[i].quantity`, `order_id`).
+fn parse_remove_lines(req: &RemoveLinesRequest) -> Result<(SessionId, Vec<CartLine>, Option<OrderId>), ShopError> {
     let mut errors = ErrorCollector::new();
     let session = errors.check("session", SessionId::parse(&req.session));
+    let order = match &req.order_id {
+        Some(raw) => errors.check("order_id", OrderId::parse(raw)).map(Some),
+        None => Some(None),
+    };
     if req.lines.len() > MAX_LINES {
         errors.push(
             "lines",
@@ -135,8 +141,8 @@ fn parse_remove_lines(req: &RemoveLinesRequest) -> Result<(SessionId, Vec<CartLi
             lines.push(CartLine { sku, quantity });
         }
     }
-    match session {
-        Some(session) if errors.is_empty() => Ok((session, lines)),
+    match (session, order) {
+        (Some(session), Some(order)) if errors.is_empty() => Ok((session, lines, order)),
         _ => Err(invalid(errors)),
     }
 }
@@ -353,13 +359,15 @@ mod tests {
         let req = |session: &str, lines: &[(&str, u32)]| RemoveLinesRequest {
             session: session.into(),
             lines: lines.iter().map(|(s, q)| LineIn { sku: s.to_string(), quantity: *q }).collect(),
+            order_id: None,
         };
         let fields = |r: &RemoveLinesRequest| -> Vec<String> {
             let e = parse_remove_lines(r).unwrap_err();
             assert_eq!(e.code, ErrorCode::BadRequest);
             e.fields.into_iter().map(|f| f.field).collect()
         };
-        let (session, lines) = parse_remove_lines(&req(SESSION, &[(" kit-mug-teal ", 2), ("APP-TEE-TEAL", 99)])).unwrap();
+        let (session, lines, order) = parse_remove_lines(&req(SESSION, &[(" kit-mug-teal ", 2), ("APP-TEE-TEAL", 99)])).unwrap();
+        assert_eq!(order, None);
         assert_eq!(session.as_str(), SESSION);
         assert_eq!(lines.iter().map(|l| (l.sku.as_str(), l.quantity.get())).collect::<Vec<_>>(), [("KIT-MUG-TEAL", 2), ("APP-TEE-TEAL", 99)]);
         assert!(parse_remove_lines(&req(SESSION, &[])).unwrap().1.is_empty(), "nothing to take is no error");
@@ -371,5 +379,8 @@ mod tests {
         let many: Vec<(&str, u32)> = many.iter().map(|(s, q)| (s.as_str(), *q)).collect();
         assert_eq!(fields(&req(SESSION, &many)), ["lines"]);
         assert_eq!(parse_remove_lines(&req(SESSION, &many[..50])).unwrap().1.len(), 50);
+        let with_order = |order: &str| RemoveLinesRequest { order_id: Some(order.into()), ..req(SESSION, &[("KIT-MUG-TEAL", 1)]) };
+        assert_eq!(parse_remove_lines(&with_order("ORD-0123456789AB")).unwrap().2.map(|o| o.to_string()).as_deref(), Some("ORD-0123456789AB"));
+        assert_eq!(fields(&with_order("../x")), ["order_id"]);
     }
 }

@@ -8,7 +8,7 @@
 use std::rc::Rc;
 
 use shop_contract::ShopError;
-use shop_domain::{CartLine, Quantity, SessionId, Sku, MAX_LINES};
+use shop_domain::{CartLine, OrderId, Quantity, SessionId, Sku, MAX_LINES};
 use shop_spin::store::{text_arg, unexpected_reply, Commands, Redis};
 use spin_sdk::redis::{RedisParameter, RedisResult};
 
@@ -103,9 +103,10 @@ impl<R: Commands> CartStore<R> {
         self.answered_lines("cart remove script", &replies)
     }
 
-    /// Takes each line's quantity out of the cart ([`scripts::REMOVE_LINES`]): the cart's lines
-    /// after. One `EVAL`, whatever the number of lines.
-    pub fn remove_lines(&self, lines: &[CartLine]) -> Result<Vec<CartLine>, ShopError> {
+    /// Takes each line's quantity out of the cart ([`scripts::REMOVE_LINES`]), once per `order`
+    /// when one is given (marker `cart-removed:<order>`): the cart's lines after. One `EVAL`,
+    /// whatever the number of lines.
+    pub fn remove_lines(&self, lines: &[CartLine], order: Option<&OrderId>) -> Result<Vec<CartLine>, ShopError> {
         let mut args = Vec::with_capacity(lines.len().saturating_mul(2).saturating_add(2));
         args.push(RedisParameter::Int64(i64::from(Quantity::MAX_VALUE)));
         args.push(RedisParameter::Int64(TTL_SECONDS));
@@ -113,7 +114,9 @@ impl<R: Commands> CartStore<R> {
             args.push(sku_arg(&line.sku));
             args.push(RedisParameter::Int64(i64::from(line.quantity.get())));
         }
-        let replies = self.redis.eval(&scripts::REMOVE_LINES, &[self.key.clone()], args)?;
+        let mut keys = vec![self.key.clone()];
+        keys.extend(order.map(|order| self.redis.key(&format!("cart-removed:{order}"))));
+        let replies = self.redis.eval(&scripts::REMOVE_LINES, &keys, args)?;
         self.answered_lines("cart remove-lines script", &replies)
     }
 
@@ -300,7 +303,8 @@ return answer(1, key)
     /// than the quantity keeps the difference (`HSET`); a line holding it or less goes (`HDEL`),
     /// and so does a line whose value is no quantity of 1..99 (the cart never showed it); a SKU
     /// the cart does not hold is skipped. Other lines stay. Then `EXPIRE` and
-    /// `{1, cart pairs...}`.
+    /// `{1, cart pairs...}`. With `KEYS[2]` (the order's marker): only when it sets the marker
+    /// (`SET NX`, the cart's time to live), else the cart as it is.
     pub const REMOVE_LINES: Script = Script {
         name: "carts remove_lines",
         lua: concat!(
@@ -308,6 +312,9 @@ return answer(1, key)
             answer!(),
             r#"
 local key, max, ttl = KEYS[1], tonumber(ARGV[1]), ARGV[2]
+if KEYS[2] and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ttl) then
+  return answer(1, key)
+end
 for i = 3, #ARGV - 1, 2 do
   local sku, take = ARGV[i], tonumber(ARGV[i + 1])
   local kind, held = classify(redis.call('HGET', key, sku), max)
@@ -423,12 +430,17 @@ mod tests {
 
         let (redis, cart) = store(vec![vec![RedisResult::Int64(1), bin("KIT-MUG-TEAL"), bin("1")]]);
         let lines: Vec<CartLine> = (0..20).map(|i| line(&format!("SKU-{i}"), 2)).collect();
-        assert_eq!(cart.remove_lines(&lines).unwrap(), vec![line("KIT-MUG-TEAL", 1)]);
+        assert_eq!(cart.remove_lines(&lines, None).unwrap(), vec![line("KIT-MUG-TEAL", 1)]);
         let calls = redis.calls();
         assert_eq!(calls.len(), 1, "one command for 20 lines");
         let key = format!("test:shop:cart:{}", "a".repeat(32));
         assert_eq!(calls[0][..6], ["EVAL", "<script>", "1", key.as_str(), "99", "604800"]);
         assert_eq!(calls[0][6..], lines.iter().flat_map(|l| [l.sku.to_string(), "2".to_string()]).collect::<Vec<_>>()[..]);
+        // Once per order: the order's marker is the script's second key.
+        let (redis, cart) = store(vec![vec![RedisResult::Int64(1)]]);
+        let order = OrderId::parse("ORD-0123456789AB").unwrap();
+        assert_eq!(cart.remove_lines(&lines, Some(&order)).unwrap(), vec![]);
+        assert_eq!(redis.calls()[0][2..5], ["2", key.as_str(), "test:shop:cart-removed:ORD-0123456789AB"]);
 
         let (redis, into) = store(vec![
             vec![RedisResult::Int64(2), bin("APP-TEE-TEAL"), bin("1"), bin("KIT-MUG-TEAL"), bin("2")],

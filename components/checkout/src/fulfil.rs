@@ -1,7 +1,7 @@
 //! The steps after the charge, shared by a shopper's checkout (`place_order.rs`) and the
 //! reconciler (`reconcile.rs`): ship with the order id as idempotency key, refund and fail when
-//! shipping fails, then empty the cart and send the one final email. Failing an order gives its
-//! stock back (products' `inventory.release`), whichever path failed it.
+//! shipping fails, then take the ordered lines out of the cart and send the one final email.
+//! Failing an order gives its stock back (products' `inventory.release`), whichever path failed it.
 use serde_json::{json, Map, Value};
 use shop_contract::{carts, email, inventory, payment, shipping};
 use shop_contract::{ErrorCode, Order, OrderStatus, ShopError};
@@ -208,8 +208,9 @@ impl Fulfilment {
         Ok(())
     }
 
-    /// The ordered quantities leave the cart `session` (one atomic carts call); what the
-    /// shopper added meanwhile stays. Failing that does not undo the order (logged).
+    /// The ordered quantities leave the cart `session` (one atomic carts call, once per order:
+    /// a retried checkout or the reconciler takes nothing more); what the shopper added
+    /// meanwhile stays. Failing that does not undo the order (logged).
     pub async fn take_out_of_cart(&self, session: &str, order: &Order) {
         let req = carts::RemoveLinesRequest {
             session: session.to_string(),
@@ -218,6 +219,7 @@ impl Fulfilment {
                 .iter()
                 .map(|l| carts::CartLine { sku: l.sku.clone(), quantity: l.quantity })
                 .collect(),
+            order_id: Some(order.order_id.clone()),
         };
         if let Err(e) = self.services.carts.call(carts::ops::remove_lines, &req).await {
             log("error", "could not take the ordered lines out of the cart", order, [("error", json!(e.message))]);

@@ -19,24 +19,26 @@
 //!    reservation; paid → resume at the shipment. The same attempt with another email, address,
 //!    currency or expected total → 409. The attempt is looked up only then: a first submission
 //!    makes no read.
-//! 5. Reserve the lines' stock at products (`inventory.reserve`, idempotent per order id: a
+//! 4. Reserve the lines' stock at products (`inventory.reserve`, idempotent per order id: a
 //!    resumed order reserves again and gets the same reservation). Short (409) → close the
 //!    payment key (`payment.settle`, so no charge can follow from a concurrent request of the
 //!    same attempt), fail the order with products' message (no notice email: the shopper sees
 //!    it), release, answer 409. Products unreachable → the order stays `pending`, 503.
-//! 6. Charge the total with the order id as idempotency key, so no retry can charge twice.
+//! 5. Charge the total with the order id as idempotency key, so no retry can charge twice.
 //!    Declined → order `failed` with the reason (its stock released), 402. Payment unreachable →
-//!    the order stays `pending`, 503: repeating the attempt resumes at 5.
-//! 7. Ship with the order id as idempotency key. Shipping fails → record the transaction
+//!    the order stays `pending`, 503: repeating the attempt resumes at 4.
+//! 6. Ship with the order id as idempotency key. Shipping fails → record the transaction
 //!    (`paid`), refund, order `failed` (its stock released), 503 (carrier unreachable) or 422
 //!    (refused). If the refund fails too, the order stays `paid` (a charge always has its order)
-//!    and a repeat resumes at 7.
-//! 8. Shipped: take the ordered lines out of the cart and send the confirmation, both at once,
-//!    then record the charge, the shipment and whether the email went (`completed`) in ONE
-//!    statement. The first two only log their failures: the order is placed (`email_sent` tells,
-//!    and a repeat of the attempt or the reconciler retries the email; email is idempotent per
-//!    order). Until that statement the stored order is `pending` (or `paid`): should the request
-//!    end there, the reconciler settles the key, finds the charge and finishes the order with the
+//!    and a repeat resumes at 6.
+//! 7. Shipped: record the charge and the shipment (`completed`) in ONE statement, then take the
+//!    ordered lines out of the cart (once per order) and send the confirmation, both at once;
+//!    the email's success is recorded (`email_sent`). These last two only log their failures:
+//!    the order is placed (a repeat of the attempt or the reconciler retries the email; email is
+//!    idempotent per order). Nothing reaches the shopper before `completed` is stored: a
+//!    concurrent request of the same attempt whose shipment failed may be refunding the order.
+//!    Until that statement the stored order is `pending` (or `paid`): should the request end
+//!    there, the reconciler settles the key, finds the charge and finishes the order with the
 //!    same keys, so nothing is charged or shipped twice.
 //!
 //! A status change that finds the order already moved on (a concurrent request for the same
@@ -170,9 +172,9 @@ fn validate(req: PlaceOrderRequest) -> Result<Checkout, ShopError> {
 fn confirmed_lines(wire: &[carts::CartLine]) -> Result<Vec<carts::CartLine>, FieldError> {
     let mut lines = Vec::with_capacity(wire.len());
     for (i, line) in wire.iter().enumerate() {
-        let sku = Sku::parse(&line.sku).map_err(|e| FieldError::new(format!("lines.{i}.sku"), e.to_string()))?;
+        let sku = Sku::parse(&line.sku).map_err(|e| FieldError::new(format!("lines[{i}].sku"), e.to_string()))?;
         let quantity =
-            Quantity::new(line.quantity).map_err(|e| FieldError::new(format!("lines.{i}.quantity"), e.to_string()))?;
+            Quantity::new(line.quantity).map_err(|e| FieldError::new(format!("lines[{i}].quantity"), e.to_string()))?;
         lines.push(shop_domain::CartLine { sku, quantity });
     }
     let cart = shop_domain::Cart::from_lines(lines).map_err(|e| FieldError::new("lines", e.to_string()))?;
@@ -253,7 +255,9 @@ impl PlaceOrder {
             Some(lines) => lines.clone(),
             None => {
                 let cart_ref = carts::CartRef { session: self.session().to_string() };
-                self.fulfil.services.carts.call(carts::ops::get_cart, &cart_ref).await?.lines
+                let lines = self.fulfil.services.carts.call(carts::ops::get_cart, &cart_ref).await?.lines;
+                // A cart that outgrew the rules (a race of the old add) is refused with the rule.
+                confirmed_lines(&lines).map_err(|e| ShopError::unprocessable(e.message))?
             }
         };
         if lines.is_empty() {
@@ -347,17 +351,14 @@ impl PlaceOrder {
             .map_err(|e| ShopError::unprocessable(format!("We can't ship this order: {e}")))
     }
 
-    /// Steps 5 to 8, from wherever the order is.
-    /// Step 2, for an unfinished order: take it over from the reconciler's lease (or wait for
+    /// Step 3, for an unfinished order: take it over from the reconciler's lease (or wait for
     /// it), and finish a refund that was started rather than ship.
     async fn resume(&self, order: Order) -> Result<Order, ShopError> {
         if !matches!(order.status, OrderStatus::Pending | OrderStatus::Paid) {
             return self.continue_order(order).await;
         }
         match self.fulfil.store.lease_for_shopper(&order.order_id)? {
-            None => Err(ShopError::unavailable(
-                "We're finishing this order right now. Please look at your orders in a moment; you won't be charged twice",
-            )),
+            None => Err(finishing_elsewhere()),
             // The order as it is now that this request holds it (a reconciler may have moved it
             // on between the read and the lease).
             Some(took_over) => {
@@ -370,6 +371,7 @@ impl PlaceOrder {
         }
     }
 
+    /// Steps 4 to 7, from wherever the order is.
     async fn continue_order(&self, mut order: Order) -> Result<Order, ShopError> {
         // Whether `order.status` is what is stored: a fresh charge is recorded with the shipment.
         let mut stored = true;
@@ -389,14 +391,20 @@ impl PlaceOrder {
         Ok(order)
     }
 
-    /// Steps 7 and 8 for a charged order (`stored`: its `paid` status is stored, else it is
+    /// Steps 6 and 7 for a charged order (`stored`: its `paid` status is stored, else it is
     /// stored as `pending` and recorded paid only should shipping fail, before the refund).
     async fn ship_and_complete(&self, order: Order, stored: bool) -> Result<Order, ShopError> {
         let shipment = match self.fulfil.shipment(&order).await {
             Ok(shipment) => shipment,
             Err(e) => {
                 if !stored && !self.record_paid(&order)? {
-                    return self.reload(&order.order_id);
+                    // Another request of this attempt recorded the charge first: it completes
+                    // the order, or refunds it.
+                    let now = self.reload(&order.order_id)?;
+                    return match now.status {
+                        OrderStatus::Completed => Ok(now),
+                        _ => Err(finishing_elsewhere()),
+                    };
                 }
                 return match self.fulfil.recover(&order, Step::Ship, e).await {
                     Recovered::Answer(e) => Err(e),
@@ -409,16 +417,17 @@ impl PlaceOrder {
             tracking_id: Some(shipment.tracking_id),
             ..order
         };
-        // The lines leave the cart and the confirmation goes, both at once.
-        let (_, email_sent) = futures::join!(
-            self.fulfil.take_out_of_cart(self.session(), &order),
-            self.fulfil.send_confirmation(&order)
-        );
-        if !self.fulfil.store.complete(&order, email_sent)? {
+        // Recorded before anything reaches the shopper: a concurrent request of this attempt
+        // whose shipment failed may be refunding it, and then nothing must say it was placed.
+        if !self.fulfil.store.complete(&order)? {
             return self.reload(&order.order_id);
         }
-        let order = Order { email_sent, ..order };
         log("info", "order completed", &order, []);
+        // The lines leave the cart (once per order) and the confirmation goes, both at once.
+        let (_, order) = futures::join!(
+            self.fulfil.take_out_of_cart(self.session(), &order),
+            self.fulfil.send_final_email(order.clone())
+        );
         Ok(order)
     }
 
@@ -431,7 +440,7 @@ impl PlaceOrder {
         self.fulfil.store.mark_paid(&order.order_id, transaction_id)
     }
 
-    /// Step 5: hold the order's units at products, once per order (a repeat with the same
+    /// Step 4: hold the order's units at products, once per order (a repeat with the same
     /// order id answers the same reservation and takes nothing more).
     async fn reserve(&self, order: Order) -> Result<Order, ShopError> {
         let req = inventory::ReserveRequest {
@@ -519,7 +528,7 @@ impl PlaceOrder {
         })
     }
 
-    /// Step 6: charge the total, once per order. Answers the order as paid, and whether that
+    /// Step 5: charge the total, once per order. Answers the order as paid, and whether that
     /// is stored (a fresh charge is not yet: see [`Self::ship_and_complete`]).
     async fn charge(&self, order: Order) -> Result<(Order, bool), ShopError> {
         let req = payment::ChargeRequest {
@@ -568,7 +577,7 @@ impl PlaceOrder {
     }
 }
 
-/// What step 3 makes of the cart: the order's lines, its totals, and the rates the catalog
+/// What step 2 makes of the lines: the order's lines, its totals, and the rates the catalog
 /// converted with.
 struct Priced {
     lines: Vec<OrderLine>,
@@ -650,6 +659,13 @@ fn price_line(
     })
 }
 
+/// 503 while another request of the same attempt finishes the order.
+fn finishing_elsewhere() -> ShopError {
+    ShopError::unavailable(
+        "We're finishing this order right now. Please look at your orders in a moment; you won't be charged twice",
+    )
+}
+
 /// 409 when the order would cost another amount (or be in another currency) than the shopper
 /// confirmed: a price or an exchange rate moved since the checkout page was shown.
 fn total_changed(now: Money, expected: Money) -> ShopError {
@@ -729,9 +745,9 @@ mod tests {
 
         let bad = |lines: Vec<carts::CartLine>| validate(PlaceOrderRequest { lines: Some(lines), ..request() }).err().unwrap();
         let e = bad(vec![line("KIT-MUG-TEAL", 0)]);
-        assert_eq!((e.code, fields(&e)), (ErrorCode::BadRequest, vec!["lines.0.quantity"]));
-        assert_eq!(fields(&bad(vec![line("KIT-MUG-TEAL", 1), line("no sku!", 1)])), ["lines.1.sku"]);
-        assert_eq!(fields(&bad(vec![line("KIT-MUG-TEAL", 100)])), ["lines.0.quantity"]);
+        assert_eq!((e.code, fields(&e)), (ErrorCode::BadRequest, vec!["lines[0].quantity"]));
+        assert_eq!(fields(&bad(vec![line("KIT-MUG-TEAL", 1), line("no sku!", 1)])), ["lines[1].sku"]);
+        assert_eq!(fields(&bad(vec![line("KIT-MUG-TEAL", 100)])), ["lines[0].quantity"]);
         let twice = bad(vec![line("KIT-MUG-TEAL", 1), line("kit-mug-teal", 2)]);
         assert_eq!(fields(&twice), ["lines"]);
         assert_eq!(twice.fields[0].message, "KIT-MUG-TEAL appears more than once in the cart");
@@ -739,7 +755,7 @@ mod tests {
         assert_eq!(bad(too_many).fields[0].message, "Your cart can hold at most 50 different items");
         // Reported with the other fields' problems.
         let both = validate(PlaceOrderRequest { email: "nope".into(), lines: Some(vec![line("KIT-MUG-TEAL", 0)]), ..request() }).err().unwrap();
-        assert_eq!(fields(&both), ["email", "lines.0.quantity"]);
+        assert_eq!(fields(&both), ["email", "lines[0].quantity"]);
     }
 
     fn rate(currency: &str, per_usd: &str) -> RateUsed {

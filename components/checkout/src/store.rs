@@ -275,21 +275,19 @@ impl Store {
     }
 
     /// A shopper's shipped order, in one statement: pending (charged, not yet recorded) or paid
-    /// → completed, recording the charge, the shipment and whether the confirmation went; never
-    /// once a refund was started. False when the order had moved on.
-    pub fn complete(&self, order: &Order, email_sent: bool) -> Result<bool, ShopError> {
+    /// → completed, recording the charge and the shipment; never once a refund was started.
+    /// False when the order had moved on.
+    pub fn complete(&self, order: &Order) -> Result<bool, ShopError> {
         let (Some(transaction_id), Some(tracking_id)) = (&order.transaction_id, &order.tracking_id) else {
             return Err(ShopError::internal("A shipped order lacks its transaction or tracking id"));
         };
         self.update(
-            "UPDATE orders SET status = 'completed', transaction_id = $2, tracking_id = $3, email_sent = $4, \
-                 updated_at = now() \
+            "UPDATE orders SET status = 'completed', transaction_id = $2, tracking_id = $3, updated_at = now() \
              WHERE order_id = $1 AND status IN ('pending', 'paid') AND NOT refund_started",
             &[
                 P::Str(order.order_id.clone()),
                 P::Str(transaction_id.clone()),
                 P::Str(tracking_id.clone()),
-                P::Boolean(email_sent),
             ],
         )
     }

@@ -9,6 +9,8 @@ use shop_domain::catalog::ProductImage;
 const CSS: &str = include_str!("assets/shop.css");
 /// Computed at compile time; the stylesheet URL carries it so a new build is fetched at once.
 pub const CSS_ETAG: u64 = fnv1a(CSS.as_bytes());
+/// Computed at compile time too: the icon is asked for on every page load.
+const FAVICON_ETAG: u64 = fnv1a(svg::FAVICON.as_bytes());
 
 /// One static file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +31,7 @@ pub fn lookup(name: &str) -> Option<Asset> {
         return Some(Asset { content_type: "text/css; charset=utf-8", body: CSS.to_string(), etag: quoted(CSS_ETAG) });
     }
     if name == "favicon.svg" || name == "favicon.ico" {
-        let body = svg::FAVICON.to_string();
-        return Some(Asset { content_type: "image/svg+xml", etag: quoted(fnv1a(body.as_bytes())), body });
+        return Some(Asset { content_type: "image/svg+xml", etag: quoted(FAVICON_ETAG), body: svg::FAVICON.to_string() });
     }
     let picture = name.strip_prefix("img/")?.strip_suffix(".svg")?;
     let image = ProductImage::parse(picture).ok()?;
@@ -81,7 +82,8 @@ mod tests {
         assert_eq!(img.content_type, "image/svg+xml");
         assert_eq!(img.etag, lookup("img/mug-teal.svg").unwrap().etag, "etags are stable");
         assert_ne!(img.etag, lookup("img/mug-coral.svg").unwrap().etag);
-        assert!(lookup("favicon.svg").is_some());
+        let icon = lookup("favicon.svg").unwrap();
+        assert_eq!(icon.etag, quoted(fnv1a(icon.body.as_bytes())), "the icon's etag is the hash of its bytes");
     }
 
     #[test]

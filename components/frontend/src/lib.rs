@@ -32,55 +32,69 @@ use crate::http::{Incoming, Outgoing};
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
     let started = Instant::now();
+    // Every header in one host call (each `headers().get(..)` is three: the fields, the get and
+    // the drop), read as the host lists them: names in lowercase, values in order.
+    let raw_headers = request.headers().entries();
     let request_id = shop_spin::serve::begin_request(
-        first_header(&request, "x-request-id").as_deref(),
-        only_header(&request, shop_spin::trace::TRACEPARENT).as_deref(),
-        joined_header(&request, shop_spin::trace::TRACESTATE).as_deref(),
+        first_header(&raw_headers, "x-request-id").as_deref(),
+        only_header(&raw_headers, shop_spin::trace::TRACEPARENT).as_deref(),
+        joined_header(&raw_headers, shop_spin::trace::TRACESTATE).as_deref(),
     );
-    let (incoming, too_large) = read_request(request).await;
-    let config = app::Config {
-        secure_cookies: shop_spin::config::optional_var("secure_cookies").is_some_and(|v| v.trim() == "true"),
-        today: today(),
-        client_ip_header: shop_spin::config::optional_var("client_ip_header")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .filter(|v| !v.is_empty()),
+    let (incoming, too_large) = read_request(request, raw_headers).await;
+    // Static files and the operator API never look at the configuration: no variable is read
+    // for them.
+    let route = router::Route::resolve(router::Verb::parse(&incoming.method), &incoming.path);
+    let config = if route.needs_session() {
+        app::Config {
+            secure_cookies: shop_spin::config::optional_var("secure_cookies").is_some_and(|v| v.trim() == "true"),
+            today: today(),
+            client_ip_header: shop_spin::config::optional_var("client_ip_header")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .filter(|v| !v.is_empty()),
+        }
+    } else {
+        app::Config::default()
     };
     let out = app::respond(&backend::Remote, &config, &incoming, too_large).await;
     log_request(&request_id, &incoming, &out, started);
     send(out.with_header("x-request-id", request_id), response_out).await;
 }
 
-fn first_header(request: &IncomingRequest, name: &str) -> Option<String> {
-    request.headers().get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok())
+/// The values of header `name` (lowercase), in order.
+fn header_values<'a>(headers: &'a [(String, Vec<u8>)], name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    headers.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_slice())
+}
+
+fn first_header(headers: &[(String, Vec<u8>)], name: &str) -> Option<String> {
+    header_values(headers, name).next().and_then(|v| String::from_utf8(v.to_vec()).ok())
 }
 
 /// The value of a header sent exactly once (a repeated `traceparent` is ambiguous: ignored).
-fn only_header(request: &IncomingRequest, name: &str) -> Option<String> {
-    let mut values = request.headers().get(name).into_iter();
+fn only_header(headers: &[(String, Vec<u8>)], name: &str) -> Option<String> {
+    let mut values = header_values(headers, name);
     match (values.next(), values.next()) {
-        (Some(v), None) => String::from_utf8(v).ok(),
+        (Some(v), None) => String::from_utf8(v.to_vec()).ok(),
         _ => None,
     }
 }
 
 /// Every value of a list header joined with commas, as HTTP defines (a `tracestate` may come in
 /// several lines); the result is checked like one value.
-fn joined_header(request: &IncomingRequest, name: &str) -> Option<String> {
-    let values: Vec<String> = request.headers().get(name).into_iter().filter_map(|v| String::from_utf8(v).ok()).collect();
+fn joined_header(headers: &[(String, Vec<u8>)], name: &str) -> Option<String> {
+    let values: Vec<String> = header_values(headers, name).filter_map(|v| String::from_utf8(v.to_vec()).ok()).collect();
     (!values.is_empty()).then(|| values.join(","))
 }
 
-/// Reads method, path, headers and at most [`forms::MAX_FORM_BYTES`] of body; a longer body is
-/// not read further and flagged, so a huge upload can't exhaust the instance's memory.
-async fn read_request(request: IncomingRequest) -> (Incoming, bool) {
+/// Reads method, path, headers (`raw_headers`, as the host listed them) and at most
+/// [`forms::MAX_FORM_BYTES`] of body; a longer body is not read further and flagged, so a huge
+/// upload can't exhaust the instance's memory.
+async fn read_request(request: IncomingRequest, raw_headers: Vec<(String, Vec<u8>)>) -> (Incoming, bool) {
     let path_and_query = request.path_with_query().unwrap_or_else(|| "/".to_string());
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (path_and_query, String::new()),
     };
-    let mut headers: Vec<(String, String)> = request
-        .headers()
-        .entries()
+    let mut headers: Vec<(String, String)> = raw_headers
         .into_iter()
         .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), String::from_utf8(v).ok()?)))
         .collect();

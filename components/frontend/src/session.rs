@@ -80,7 +80,15 @@ pub fn set_cookie_name(value: &str) -> &str {
 
 /// A fresh 128-bit random token as 32 lowercase hex digits.
 pub fn random_token() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the host's random source");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut token = String::with_capacity(32);
+    for b in bytes {
+        token.push(char::from(HEX[usize::from(b >> 4)]));
+        token.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    token
 }
 
 /// Exactly 32 lowercase hex digits: the only shape the shop ever issues.

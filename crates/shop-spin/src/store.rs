@@ -123,8 +123,8 @@ pub trait Commands {
 
     /// `EVAL script numkeys keys... args...`: one round trip, run atomically by Redis.
     ///
-    /// The text is sent every time (no `EVALSHA` / `NOSCRIPT` exchange; Redis keeps compiled
-    /// scripts by their hash, so only the bytes travel). Every key the script touches must be in
+    /// The text is sent every time (no `EVALSHA` / `NOSCRIPT` exchange, which would cost a round
+    /// trip whenever Redis lost its script cache; Redis compiles a text once and caches it). Every key the script touches must be in
     /// `keys`. Spin flattens the reply: nested arrays become one list, a Lua `false` (a nil
     /// reply) is a `Nil` entry, and a Lua table ends at its first nil, so scripts answer flat
     /// lists of integers and strings, with 0/1 integers for flags.

@@ -248,8 +248,12 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
             ));
             render_after_refusal(ctx, &form, 402).await
         }
-        // 422 is an empty cart, or an order that cannot be fulfilled (e.g. too many items to ship).
-        ErrorCode::Unprocessable if ctx.cart_count().await == Some(0) => Ok(Outgoing::see_other(&Notice::NothingToOrder.url(None))),
+        // 422 is an empty cart, or an order that cannot be fulfilled (e.g. too many items to ship,
+        // or shipping refused it after the charge, which was refunded). With lines sent, it is
+        // never the cart's emptiness: the message is shown, whatever the cart holds now.
+        ErrorCode::Unprocessable if req.lines.as_ref().is_none_or(Vec::is_empty) && ctx.cart_count().await == Some(0) => {
+            Ok(Outgoing::see_other(&Notice::NothingToOrder.url(None)))
+        }
         ErrorCode::Unprocessable => {
             form.alert = Some(("We couldn't place your order".into(), e.message.clone()));
             render_after_refusal(ctx, &form, 422).await

@@ -344,6 +344,29 @@ async fn remove_lines_takes_an_orders_quantities_out_and_keeps_the_rest() -> Res
     Ok(())
 }
 
+/// With an order id, an order's lines leave the cart once, however often checkout (a retried or
+/// doubled submission) or the reconciler asks: a mug added meanwhile is never taken too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_lines_of_one_order_happens_once() -> Result<()> {
+    let shop = Shop::start().await?;
+    let session = new_session();
+    let (status, cart) = add_item(&shop, &session, MUG, 2).await?;
+    ensure!(status == 200, "add: {status} {cart}");
+    let req = json!({"session": session, "lines": [{"sku": MUG, "quantity": 1}], "order_id": "ORD-0123456789AB"});
+    for round in 0..3 {
+        let (status, cart) = call(&shop, "carts", REMOVE_LINES, &req).await?;
+        ensure!(status == 200 && lines_of(&cart) == pairs(&[(MUG, 1)]), "round {round}: {status} {cart}");
+    }
+    // Another order takes its own lines.
+    let other = json!({"session": session, "lines": [{"sku": MUG, "quantity": 1}], "order_id": "ORD-0123456789AC"});
+    let (status, cart) = call(&shop, "carts", REMOVE_LINES, &other).await?;
+    ensure!(status == 200 && lines_of(&cart).is_empty(), "another order: {status} {cart}");
+    let bad = json!({"session": session, "lines": [], "order_id": "ORD-1"});
+    let (status, answer) = call(&shop, "carts", REMOVE_LINES, &bad).await?;
+    ensure!(status == 400 && answer["error"]["fields"][0]["field"] == "order_id", "{status} {answer}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_lines_refuses_bad_input_by_field_and_touches_nothing() -> Result<()> {
     let shop = Shop::start().await?;
