@@ -37,17 +37,14 @@ impl Fulfilment {
     pub async fn ship(&self, order: Order) -> Result<Order, ShopError> {
         match self.shipment(&order).await {
             Ok(shipment) => {
-                if !self
-                    .store
-                    .mark_completed(&order.order_id, &shipment.tracking_id)?
-                {
-                    return self.reload(&order.order_id);
-                }
                 let order = Order {
                     status: OrderStatus::Completed,
                     tracking_id: Some(shipment.tracking_id),
                     ..order
                 };
+                if !self.store.complete(&order)? {
+                    return self.reload(&order.order_id);
+                }
                 log("info", "order completed", &order, []);
                 Ok(order)
             }
@@ -208,12 +205,12 @@ impl Fulfilment {
         Ok(())
     }
 
-    /// The ordered quantities leave the cart `session` (one atomic carts call, once per order:
+    /// The ordered quantities leave the order's cart (one atomic carts call, once per order:
     /// a retried checkout or the reconciler takes nothing more); what the shopper added
     /// meanwhile stays. Failing that does not undo the order (logged).
-    pub async fn take_out_of_cart(&self, session: &str, order: &Order) {
+    pub async fn take_out_of_cart(&self, order: &Order) {
         let req = carts::RemoveLinesRequest {
-            session: session.to_string(),
+            session: order.session.clone(),
             lines: order
                 .lines
                 .iter()

@@ -425,7 +425,7 @@ impl PlaceOrder {
         log("info", "order completed", &order, []);
         // The lines leave the cart (once per order) and the confirmation goes, both at once.
         let (_, order) = futures::join!(
-            self.fulfil.take_out_of_cart(self.session(), &order),
+            self.fulfil.take_out_of_cart(&order),
             self.fulfil.send_final_email(order.clone())
         );
         Ok(order)

@@ -195,7 +195,7 @@ async fn settle(run: &Fulfilment, order: Order) -> (Order, String) {
 async fn ship(run: &Fulfilment, order: Order, so_far: &str) -> (Order, String) {
     match run.ship(order.clone()).await {
         Ok(shipped) if shipped.status == OrderStatus::Completed => {
-            run.take_out_of_cart(&shipped.session, &shipped).await;
+            run.take_out_of_cart(&shipped).await;
             email(run, shipped, &format!("{so_far}: shipped")).await
         }
         Ok(other) => (other, format!("{so_far}: moved on meanwhile")),

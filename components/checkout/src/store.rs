@@ -265,18 +265,9 @@ impl Store {
         )
     }
 
-    /// paid → completed, recording the shipment; never once a refund was started.
-    pub fn mark_completed(&self, order_id: &str, tracking_id: &str) -> Result<bool, ShopError> {
-        self.update(
-            "UPDATE orders SET status = 'completed', tracking_id = $2, updated_at = now() \
-             WHERE order_id = $1 AND status = 'paid' AND NOT refund_started",
-            &[P::Str(order_id.into()), P::Str(tracking_id.into())],
-        )
-    }
-
-    /// A shopper's shipped order, in one statement: pending (charged, not yet recorded) or paid
-    /// → completed, recording the charge and the shipment; never once a refund was started.
-    /// False when the order had moved on.
+    /// A shipped order, in one statement: pending (a shopper's fresh charge, not yet recorded)
+    /// or paid → completed, recording the charge and the shipment; never once a refund was
+    /// started. False when the order had moved on.
     pub fn complete(&self, order: &Order) -> Result<bool, ShopError> {
         let (Some(transaction_id), Some(tracking_id)) = (&order.transaction_id, &order.tracking_id) else {
             return Err(ShopError::internal("A shipped order lacks its transaction or tracking id"));

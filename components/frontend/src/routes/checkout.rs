@@ -117,18 +117,22 @@ fn entries<B>(ctx: &Ctx<'_, B>) -> CheckoutForm {
 /// The hidden fields that name the total the form showed: all four, or none (a form rendered
 /// before they existed); anything else was not made by this shop.
 pub fn expected_total(form: &Form) -> Result<Option<Expected>, ShopError> {
-    let incomplete = || ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again.");
     let fields = ["expected_total", "expected_currency", "expected_items", "expected_country"].map(|name| form.get(name));
     let [total, currency, items, country] = match fields {
         [None, None, None, None] => return Ok(None),
         [Some(total), Some(currency), Some(items), Some(country)] => [total, currency, items, country],
-        _ => return Err(incomplete()),
+        _ => return Err(incomplete_form()),
     };
-    let currency = Currency::parse(currency).map_err(|_| incomplete())?;
-    let total = whole_number(total).and_then(|n| i64::try_from(n).ok()).and_then(|minor| Money::new(minor, currency).ok()).ok_or_else(incomplete)?;
-    let items = whole_number(items).and_then(|n| u32::try_from(n).ok()).ok_or_else(incomplete)?;
-    let country = Country::parse(country).map_err(|_| incomplete())?;
+    let currency = Currency::parse(currency).map_err(|_| incomplete_form())?;
+    let total = whole_number(total).and_then(|n| i64::try_from(n).ok()).and_then(|minor| Money::new(minor, currency).ok()).ok_or_else(incomplete_form)?;
+    let items = whole_number(items).and_then(|n| u32::try_from(n).ok()).ok_or_else(incomplete_form)?;
+    let country = Country::parse(country).map_err(|_| incomplete_form())?;
     Ok(Some(Expected { total, items, country }))
+}
+
+/// 400 for a form whose hidden fields this shop did not write.
+fn incomplete_form() -> ShopError {
+    ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again.")
 }
 
 /// Digits only (no sign, no spaces), as the form wrote them; `None` when empty or too large.
@@ -198,7 +202,7 @@ async fn save_address<B: Backend>(ctx: &Ctx<'_, B>, member: &Member, address: &A
 
 pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
     let Ok(attempt) = IdempotencyKey::parse(ctx.form.text("attempt")) else {
-        return Err(ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again."));
+        return Err(incomplete_form());
     };
     let mut form = entries(ctx);
     form.expected = expected_total(&ctx.form)?;
@@ -215,9 +219,7 @@ pub async fn place<B: Backend>(ctx: &Ctx<'_, B>) -> PageResult {
     let lines = match form.lines.as_deref().map(parse_confirmed_lines) {
         None => None,
         Some(Some(lines)) => Some(lines),
-        Some(None) => {
-            return Err(ShopError::bad_request("This checkout form is incomplete. Please reload the checkout page and try again."))
-        }
+        Some(None) => return Err(incomplete_form()),
     };
     let req = PlaceOrderRequest {
         session: ctx.cart_key()?,
