@@ -1,23 +1,28 @@
 //! Loading an app (manifest, variables, components) and executing requests.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
+use futures::FutureExt;
 use http::uri::{Authority, Scheme};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use tokio::sync::oneshot;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::WasiCtx;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme as WasiScheme;
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme as WasiScheme};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::{HyperIncomingBody, HyperOutgoingBody};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
@@ -614,8 +619,8 @@ impl AppInner {
         let out = store.data_mut().http().new_response_outparam(tx).map_err(anyhow::Error::from)?;
         let pre = component.pre.clone();
         let deadline = self.limits.execution_time;
-        let component_id = component.id.clone();
-        let task = tokio::spawn(async move {
+        let runtime = component.clone();
+        let run = async move {
             let run = async {
                 let started = Instant::now();
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -624,7 +629,7 @@ impl AppInner {
                 // Where a request's time goes, per instance: creating it, and running the guest
                 // (including the chained calls, SQL and Redis it waited for, each logged too).
                 tracing::debug!(
-                    component = %component_id,
+                    component = %runtime.id,
                     instantiate_ms = instantiated.as_secs_f64() * 1000.0,
                     handler_ms = (started.elapsed() - instantiated).as_secs_f64() * 1000.0,
                     ok = result.is_ok(),
@@ -636,26 +641,52 @@ impl AppInner {
                 Ok(r) => r.map_err(anyhow::Error::from),
                 Err(_) => Err(anyhow!("request exceeded the execution deadline of {deadline:?}")),
             }
-        });
+        };
 
-        match rx.await {
-            Ok(Ok(resp)) => {
+        // Spin runs each instance on a task of its own and waits for its response. Here the
+        // instance runs in the caller's task until it has answered: a guest that answers and
+        // finishes in one go (most do) costs no task, no wake-up of another worker and no
+        // second task to reap it. One that is still running when its response arrives (a
+        // streamed body, work after the response), or whose caller goes away before, goes on
+        // on a task of its own, to completion, as in Spin.
+        let mut guest = Guest(Some(Box::pin(run)));
+        let mut rx = rx;
+        let step = std::future::poll_fn(|cx| {
+            if let Poll::Ready(done) = guest.poll_run(cx) {
+                return Poll::Ready(Step::Finished(done));
+            }
+            Pin::new(&mut rx).poll(cx).map(Step::Answered)
+        })
+        .await;
+        let no_response = |done: Result<()>| match done {
+            Ok(()) => Err(anyhow!("guest failed to produce a response prior to returning")),
+            Err(e) => Err(e.context("guest failed to produce a response")),
+        };
+        match step {
+            Step::Finished(done) => match rx.try_recv() {
+                Ok(Ok(resp)) => {
+                    if let Err(e) = done {
+                        tracing::error!(component = %component.id, "Component error after response started: {e:#}");
+                    }
+                    Ok(resp)
+                }
+                Ok(Err(code)) => bail!("guest responded with error code {code:?}"),
+                Err(_) => no_response(done),
+            },
+            Step::Answered(Ok(Ok(resp))) => {
                 let id = component.id.clone();
-                tokio::spawn(async move {
-                    match task.await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => tracing::error!(component = %id, "Component error after response started: {e:#}"),
-                        Err(e) => tracing::error!(component = %id, "Component task failed after response started: {e}"),
+                guest.detach(move |done| {
+                    if let Err(e) = done {
+                        tracing::error!(component = %id, "Component error after response started: {e:#}");
                     }
                 });
                 Ok(resp)
             }
-            Ok(Err(code)) => bail!("guest responded with error code {code:?}"),
-            Err(_) => match task.await {
-                Ok(Ok(())) => bail!("guest failed to produce a response prior to returning"),
-                Ok(Err(e)) => Err(e.context("guest failed to produce a response")),
-                Err(e) => Err(anyhow!(e).context("guest task failed")),
-            },
+            Step::Answered(Ok(Err(code))) => {
+                guest.detach(|_| {});
+                bail!("guest responded with error code {code:?}")
+            }
+            Step::Answered(Err(_)) => no_response(std::future::poll_fn(|cx| guest.poll_run(cx)).await),
         }
     }
 
@@ -674,6 +705,66 @@ impl AppInner {
         let body = serde_json::to_vec_pretty(&info)?;
         Ok(Response::builder().header("content-type", "application/json").body(full_body(body))?)
     }
+}
+
+/// What came first when running an instance: its response (or the outparam dropped without
+/// one), or its end.
+enum Step {
+    Answered(std::result::Result<std::result::Result<Response<HyperOutgoingBody>, ErrorCode>, oneshot::error::RecvError>),
+    Finished(Result<()>),
+}
+
+/// An instance's run (instantiate, call, drop), polled in place until it is detached. Dropped
+/// unfinished (the request's caller went away), it goes on on a task of its own, like a
+/// spawned Spin instance that nobody waits for any more.
+struct Guest(Option<Pin<Box<dyn Future<Output = Result<()>> + Send>>>);
+
+impl Guest {
+    /// Polls the run; a panic in it (a host function's) ends it with an error, as a panicking
+    /// task would. Pending forever once it has finished.
+    fn poll_run(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<()>> {
+        let Some(run) = self.0.as_mut() else { return Poll::Pending };
+        let done = match std::panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(done)) => done,
+            Err(panic) => Err(anyhow!("guest task failed: {}", panic_message(&panic))),
+        };
+        self.0 = None;
+        Poll::Ready(done)
+    }
+
+    /// Lets the run finish on a task of its own, then hands its result to `finished`.
+    fn detach(mut self, finished: impl FnOnce(Result<()>) + Send + 'static) {
+        if let Some(run) = self.0.take() {
+            tokio::spawn(async move {
+                let done = match AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(done) => done,
+                    Err(panic) => Err(anyhow!("guest task failed: {}", panic_message(&panic))),
+                };
+                finished(done);
+            });
+        }
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        if let Some(run) = self.0.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = AssertUnwindSafe(run).catch_unwind().await;
+                });
+            }
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
 }
 
 fn static_response(sr: &StaticResponse) -> Result<Response<HyperOutgoingBody>> {
@@ -719,29 +810,22 @@ fn set_req_uri<B>(req: &mut Request<B>) -> Result<()> {
 }
 
 /// Spin's `prepare_request`: client headers (must be UTF-8) followed by the spin-* headers.
+///
+/// Spin copies the client headers out, clears the map and appends them back followed by its own;
+/// appending its own to the map in place gives the same map (same names, values and order)
+/// without copying every header twice.
 fn prepare_headers<B>(req: &mut Request<B>, route_match: &RouteMatch, client_addr: SocketAddr) -> Result<()> {
-    let mut headers: Vec<(String, String)> = Vec::new();
     for (name, value) in req.headers() {
-        let v = std::str::from_utf8(value.as_bytes())
-            .with_context(|| format!("header {name} is not valid UTF-8"))?;
-        headers.push((name.to_string(), v.to_string()));
+        std::str::from_utf8(value.as_bytes()).with_context(|| format!("header {name} is not valid UTF-8"))?;
     }
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .map(|h| std::str::from_utf8(h.as_bytes()).map(str::to_string))
-        .transpose()?
-        .unwrap_or_else(|| "localhost".to_string());
+    let host = match req.headers().get(http::header::HOST) {
+        Some(h) => std::str::from_utf8(h.as_bytes())?,
+        None => "localhost",
+    };
     let path_and_query = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let scheme = req.uri().scheme_str().unwrap_or("http").to_string();
-    headers.extend(route_match.spin_headers(&scheme, &host, path_and_query, client_addr));
-    let map: &mut HeaderMap = req.headers_mut();
-    map.clear();
-    for (n, v) in headers {
-        if let (Ok(n), Ok(v)) = (n.parse::<HeaderName>(), HeaderValue::from_bytes(v.as_bytes())) {
-            map.append(n, v);
-        }
-    }
+    let scheme = req.uri().scheme_str().unwrap_or("http");
+    let full_url = format!("{scheme}://{host}{path_and_query}");
+    route_match.append_spin_headers(req.headers_mut(), full_url, client_addr);
     Ok(())
 }
 
@@ -795,6 +879,7 @@ impl wasmtime_wasi::p2::OutputStream for LoggedStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[test]
     fn headers_are_appended_after_client_headers() {

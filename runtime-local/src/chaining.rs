@@ -30,7 +30,33 @@ pub struct OutboundHttp {
     pub(crate) span: Option<Span>,
 }
 
+/// wasmtime-wasi-http's default forbidden headers (`DEFAULT_FORBIDDEN_HEADERS`), which Spin
+/// keeps, matched by name: the default builds that list and a closure on every call, and it
+/// is asked about every header of every request and response.
+fn is_default_forbidden(name: &http::HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "http2-settings"
+    )
+}
+
 impl WasiHttpHooks for OutboundHttp {
+    fn is_forbidden_header(&mut self, name: &http::HeaderName) -> bool {
+        is_default_forbidden(name)
+    }
+
+    fn forbidden_header_filter(&mut self) -> wasmtime_wasi_http::ForbiddenHeaderFilter {
+        Arc::new(is_default_forbidden)
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -169,4 +195,20 @@ async fn send(
         "outbound HTTP"
     );
     Ok((resp.map(|b| b.boxed_unsync()), Box::new(io)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_headers_are_wasmtimes_defaults() {
+        for name in wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS {
+            assert!(is_default_forbidden(&name), "{name}");
+        }
+        for name in ["content-type", "x-request-id", "spin-full-url", "hosts", "te", "authorization"] {
+            let name = http::HeaderName::from_static(name);
+            assert_eq!(is_default_forbidden(&name), wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(&name), "{name}");
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use anyhow::{anyhow, Result};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
 /// The prefix of the routes that Spin itself answers.
@@ -113,7 +114,46 @@ impl RouteMatch {
         }
         h
     }
+
+    /// Appends the headers of [`RouteMatch::spin_headers`] to `map`, in the same order and with
+    /// the same values (`full_url` is `<scheme>://<host><path-and-query>`), without building
+    /// them as strings first. A value that is not a valid header value is skipped, as is a
+    /// `spin-path-match-*` name that is not a valid header name.
+    pub fn append_spin_headers(&self, map: &mut HeaderMap, full_url: String, client_addr: SocketAddr) {
+        fn value(v: &str) -> Option<HeaderValue> {
+            HeaderValue::from_bytes(v.as_bytes()).ok()
+        }
+        let fixed = [
+            (SPIN_PATH_INFO, value(&self.path_info)),
+            (SPIN_FULL_URL, HeaderValue::from_maybe_shared(bytes::Bytes::from(full_url)).ok()),
+            (SPIN_MATCHED_ROUTE, value(&self.based_route)),
+            (SPIN_BASE_PATH, Some(HeaderValue::from_static("/"))),
+            (SPIN_RAW_COMPONENT_ROUTE, value(&self.raw_route)),
+            (SPIN_COMPONENT_ROUTE, value(self.raw_route_or_prefix())),
+            (SPIN_CLIENT_ADDR, value(&client_addr.to_string())),
+        ];
+        map.reserve(fixed.len() + self.named_wildcards.len());
+        for (name, v) in fixed {
+            if let Some(v) = v {
+                map.append(HeaderName::from_static(name), v);
+            }
+        }
+        for (name, v) in &self.named_wildcards {
+            let header = format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-"));
+            if let (Ok(n), Some(v)) = (header.parse::<HeaderName>(), value(v)) {
+                map.append(n, v);
+            }
+        }
+    }
 }
+
+const SPIN_PATH_INFO: &str = "spin-path-info";
+const SPIN_FULL_URL: &str = "spin-full-url";
+const SPIN_MATCHED_ROUTE: &str = "spin-matched-route";
+const SPIN_BASE_PATH: &str = "spin-base-path";
+const SPIN_RAW_COMPONENT_ROUTE: &str = "spin-raw-component-route";
+const SPIN_COMPONENT_ROUTE: &str = "spin-component-route";
+const SPIN_CLIENT_ADDR: &str = "spin-client-addr";
 
 /// Spin's route normalisation: make absolute, strip one trailing slash, prefix the base (`/`
 /// without its trailing slash, i.e. nothing).
@@ -318,6 +358,27 @@ mod tests {
         assert_eq!(get("spin-component-route"), "/static");
         assert_eq!(get("spin-client-addr"), "127.0.0.1:5000");
         assert_eq!(h[0].0, "spin-path-info");
+    }
+
+    #[test]
+    fn appended_headers_are_the_listed_ones() {
+        let r = router(&["/static/...", "/api/users/:user_id"]);
+        for path in ["/static/css/a.css", "/api/users/42", "/static/"] {
+            let m = r.route(path).unwrap();
+            let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+            let listed = m.spin_headers("http", "localhost:3000", "/x?y", client);
+            let mut map = HeaderMap::new();
+            map.append("spin-full-url", HeaderValue::from_static("client"));
+            m.append_spin_headers(&mut map, "http://localhost:3000/x?y".into(), client);
+            let mut expected = vec![("spin-full-url".to_string(), "client".to_string())];
+            expected.extend(listed);
+            let got: Vec<(String, String)> =
+                map.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+            // HeaderMap groups values by name in first-insertion order, like Spin's map.
+            let mut grouped = expected.clone();
+            grouped.sort_by_key(|(k, _)| expected.iter().position(|(e, _)| e == k));
+            assert_eq!(got, grouped, "{path}");
+        }
     }
 
     #[test]

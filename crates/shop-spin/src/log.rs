@@ -1,5 +1,6 @@
 //! One structured JSON line per event on stdout, like the original shop's logrus output.
 use serde_json::{json, Map, Value};
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn now_rfc3339_millis() -> String {
@@ -58,11 +59,107 @@ pub fn build(time: &str, level: &str, msg: &str, context: Option<LineContext<'_>
     Value::Object(out)
 }
 
+/// The text of [`build`]'s line (what its `Display` writes), written straight from the parts:
+/// a `serde_json::Map` keeps its keys in byte order (serde_json's `preserve_order` is off; the
+/// `rendered_lines_are_the_built_ones` test fails if it is ever turned on), so the line's own
+/// keys are merged into `fields` in that order, and left out where `fields` has the same key,
+/// without building the object.
+pub fn render(time: &str, level: &str, msg: &str, context: Option<LineContext<'_>>, fields: &Map<String, Value>) -> String {
+    let (trace_id, request_id, parent) = match context {
+        Some(c) => (Some(c.trace_id), Some(c.request_id), c.parent_span_id),
+        None => (None, None, None),
+    };
+    // The line's own keys, in byte order.
+    let own = [
+        ("level", Some(level)),
+        ("msg", Some(msg)),
+        ("parent_span_id", parent),
+        ("request_id", request_id),
+        ("time", Some(time)),
+        ("trace_id", trace_id),
+    ];
+    let mut out = String::with_capacity(384);
+    out.push('{');
+    let mut next_own = 0;
+    for (key, value) in fields {
+        while let Some(&(own_key, own_value)) = own.get(next_own) {
+            if own_key > key.as_str() {
+                break;
+            }
+            // An own key equal to a field's is left out: the field wins.
+            if let (true, Some(v)) = (own_key < key.as_str(), own_value) {
+                push_key(&mut out, own_key);
+                push_json_str(&mut out, v);
+            }
+            next_own += 1;
+        }
+        push_key(&mut out, key);
+        // `Value`'s own `Display`, as `build`'s line uses (writing to a String can't fail).
+        let _ = write!(out, "{value}");
+    }
+    for &(own_key, own_value) in own.get(next_own..).unwrap_or_default() {
+        if let Some(v) = own_value {
+            push_key(&mut out, own_key);
+            push_json_str(&mut out, v);
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// `"key":`, after a comma unless it is the object's first.
+fn push_key(out: &mut String, key: &str) {
+    if out.len() > 1 {
+        out.push(',');
+    }
+    push_json_str(out, key);
+    out.push(':');
+}
+
+/// `s` as a JSON string, escaped exactly as serde_json does: `"`, `\\`, and the control
+/// characters (`\b \t \n \f \r` short, the others as `\u00xx`); everything else as is.
+fn push_json_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            b'\t' => b't',
+            b'\n' => b'n',
+            0x0c => b'f',
+            b'\r' => b'r',
+            0x00..=0x1f => b'u',
+            _ => continue,
+        };
+        // Every escaped byte is ASCII, so `plain..i` lies on character boundaries.
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        out.push('\\');
+        out.push(char::from(short));
+        if short == b'u' {
+            out.push_str("00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        plain = i + 1;
+    }
+    out.push_str(s.get(plain..).unwrap_or_default());
+    out.push('"');
+}
+
 /// Writes one log line: `level`, `msg`, the time, the current request's ids and any extra fields.
+///
+/// The same bytes as `println!("{}", build(..))`, in one write ([`render`]); a failed write
+/// panics as `println!` does.
 pub fn line(level: &str, msg: &str, fields: Map<String, Value>) {
     let time = now_rfc3339_millis();
-    let value = crate::serve::with_line_context(|context| build(&time, level, msg, context, fields));
-    println!("{value}");
+    let mut text = crate::serve::with_line_context(|context| render(&time, level, msg, context, &fields));
+    text.push('\n');
+    if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        panic!("failed printing to stdout: {e}");
+    }
 }
 
 pub fn info(msg: &str) {
@@ -112,6 +209,32 @@ mod tests {
         // Native tests run outside any request: the thread-local holds no trace.
         let line = crate::serve::with_line_context(|c| build("t", "info", "m", c, Map::new()));
         assert!(line.get("trace_id").is_none(), "{line}");
+    }
+
+    #[test]
+    fn rendered_lines_are_the_built_ones() {
+        let context = LineContext { request_id: "req \"1\"\u{1}\\", trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", parent_span_id: Some("00f067aa0ba902b7") };
+        let no_parent = LineContext { parent_span_id: None, ..context };
+        let mut fields = Map::new();
+        fields.insert("service".into(), json!("frontend"));
+        fields.insert("status".into(), json!(200));
+        fields.insert("duration_ms".into(), json!(0.123_456_789));
+        fields.insert("upstream_ms".into(), json!(u128::from(7u32)));
+        fields.insert("path".into(), json!("/static/x\u{7f}\n\u{e9}"));
+        fields.insert("message".into(), json!("\"q\" \\ \u{0}\u{8}\t\u{b}\u{c}\r\u{1f} \u{2028} é/"));
+        fields.insert("error".into(), json!({"nested": [1, null, "two"]}));
+        let mut clashing = fields.clone();
+        clashing.insert("request_id".into(), json!("explicit"));
+        clashing.insert("time".into(), json!(12));
+        clashing.insert("zzz".into(), json!(f64::NAN));
+        clashing.insert("a".into(), json!(false));
+        for context in [None, Some(context), Some(no_parent)] {
+            for fields in [Map::new(), fields.clone(), clashing.clone()] {
+                let built = build("2026-01-01T00:00:00.000Z", "info", "request", context, fields.clone()).to_string();
+                let rendered = render("2026-01-01T00:00:00.000Z", "info", "request", context, &fields);
+                assert_eq!(rendered, built);
+            }
+        }
     }
 
     #[test]

@@ -64,12 +64,24 @@ impl Upstream {
         req: &Req,
         headers: &[(&str, &str)],
     ) -> Result<Resp, ShopError> {
+        // Only the JSON in and out depends on the operation's types: the exchange is one
+        // function for all of them (one copy in the wasm, not one per operation).
+        let body = self.exchange(op.path, crate::json::encode(req), headers).await?;
+        serde_json::from_slice(&body).map_err(|e| {
+            crate::log::error(&format!("{} {} answered an unexpected body: {e}", self.name, op.path));
+            ShopError::internal(format!("The {} service answered in an unexpected format", self.name))
+        })
+    }
+
+    /// `POST {base}{path}` with a JSON body and the shop's headers; the body of a 2xx answer,
+    /// or the error to answer with.
+    async fn exchange(&self, path: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Result<Vec<u8>, ShopError> {
         let started = Instant::now();
         let (traceparent, tracestate) = crate::serve::outgoing_trace_headers();
         let mut builder = Request::builder();
         builder
             .method(Method::Post)
-            .uri(format!("{}{}", self.base, op.path))
+            .uri(format!("{}{}", self.base, path))
             .header("content-type", "application/json")
             .header("x-request-id", crate::serve::request_id())
             .header(crate::trace::TRACEPARENT, traceparent)
@@ -80,28 +92,25 @@ impl Upstream {
         for (k, v) in headers {
             builder.header(*k, *v);
         }
-        let request = builder.body(crate::json::encode(req)).build();
+        let request = builder.body(body).build();
         let remaining = crate::serve::request_budget_left();
         if remaining < Duration::from_millis(100) {
-            crate::log::error(&format!("not calling {} {}: the request's time budget is spent", self.name, op.path));
+            crate::log::error(&format!("not calling {} {path}: the request's time budget is spent", self.name));
             return Err(self.unavailable());
         }
         let timeout = CALL_TIMEOUT.min(remaining);
         let sent = send(request, CONNECT_TIMEOUT.min(timeout), timeout).await;
         crate::serve::record_upstream(started);
         let response = sent.map_err(|e| {
-            crate::log::error(&format!("calling {} {} failed: {e}", self.name, op.path));
+            crate::log::error(&format!("calling {} {path} failed: {e}", self.name));
             self.unavailable()
         })?;
         let status = *response.status();
         if (200..300).contains(&status) {
-            serde_json::from_slice(response.body()).map_err(|e| {
-                crate::log::error(&format!("{} {} answered an unexpected body: {e}", self.name, op.path));
-                ShopError::internal(format!("The {} service answered in an unexpected format", self.name))
-            })
+            Ok(response.into_body())
         } else if status >= 500 {
             let err = ShopError::from_response(status, response.body());
-            crate::log::error(&format!("{} {} answered {status}: {}", self.name, op.path, err.message));
+            crate::log::error(&format!("{} {path} answered {status}: {}", self.name, err.message));
             Err(self.unavailable())
         } else {
             Err(ShopError::from_response(status, response.body()))

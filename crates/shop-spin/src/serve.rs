@@ -80,16 +80,18 @@ fn start(started: Instant, incoming_id: Option<&str>, traceparent: Option<&str>,
     request_id
 }
 
-/// 16 random bytes (wasi:random through uuid's v4: 122 of the 128 bits are random).
+/// 16 random bytes from the host (`wasi:random` in a component).
 fn random16() -> [u8; 16] {
-    *uuid::Uuid::new_v4().as_bytes()
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the host's random source");
+    b
 }
 
 /// The trace headers of one outgoing call: `traceparent` with the current trace id and a fresh
 /// parent span id, and `tracestate` if one came in. Outside a request, a fresh trace.
 pub(crate) fn outgoing_trace_headers() -> (String, Option<String>) {
-    // A v4 UUID's bytes 6 and 8 carry its version and variant bits; eight of the other, fully
-    // random bytes make the span id.
+    // Eight random bytes make the span id (the same eight as when they came from a v4 UUID,
+    // whose bytes 6 and 8 held its version and variant).
     let b = random16();
     let span = [b[0], b[1], b[2], b[3], b[4], b[5], b[9], b[10]];
     CURRENT.with(|c| match &c.borrow().trace {

@@ -198,6 +198,54 @@ async fn outbound_http_to_network_and_denials() {
     server.shutdown().await;
 }
 
+/// Like a Spin instance on its own task, an instance runs to completion when the client that
+/// asked for it goes away first: runtime-local runs it in the connection's task until it
+/// answers, and hands it to a task of its own when that task is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_outlives_its_client() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { break };
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    async { Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(Bytes::from("hit")))) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    let (_app, server) = start(options()).await;
+    let a = server.addr();
+    // Sanity: the route calls the upstream when the client waits for it.
+    let r = get(a, &format!("/api/late/10?url=http://{upstream}/hit")).await;
+    assert_eq!(r.json()["body"], "hit", "{}", r.text());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    // A client that leaves while the instance sleeps.
+    let mut client = tokio::net::TcpStream::connect(a).await.unwrap();
+    let request = format!("GET /api/late/300?url=http://{upstream}/hit HTTP/1.1\r\nhost: {a}\r\n\r\n");
+    client.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(client);
+    let t = Instant::now();
+    while hits.load(Ordering::SeqCst) < 2 && t.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "the instance went on after its client left");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wasi_sockets_follow_allowed_hosts() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

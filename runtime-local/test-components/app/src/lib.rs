@@ -12,6 +12,7 @@
 //! * `/redis` (POST JSON) `{addr, op, key?, value?, values?, keys?, command?, args?}`
 //! * `/alloc/<mib>`      allocates and touches MiB of memory
 //! * `/loop`             spins forever
+//! * `/late/<ms>?url=U`  sleeps `ms` milliseconds, then does what `/http` does
 //! * `/body`             echoes the body length
 
 use serde_json::{json, Value};
@@ -58,6 +59,10 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             loop {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
+        }
+        "late" => {
+            std::thread::sleep(std::time::Duration::from_millis(rest.parse().unwrap_or(100)));
+            outbound(&req).await
         }
         "body" => json_response(200, json!({ "len": req.body().len() })),
         "tcp" => tcp(&req),
