@@ -7,6 +7,7 @@
 //! loadgen step checkout --cart-lines 20 -c 1 -d 15               # hammer one step
 //! loadgen bench --runtime target/native-release/runtime-local    # the whole suite (scripts/bench)
 //! ```
+mod ab;
 mod journey;
 mod native;
 mod otlp_sink;
@@ -131,4 +132,24 @@ async fn main() -> Result<()> {
         Command::Bench(args) => suite::run(*args).await?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_takes_the_last_of_a_repeated_option() {
+        // `scripts/bench --out <file>` comes after the script's own `--out docs/benchmarks.md`.
+        let cli = Cli::try_parse_from([
+            "loadgen", "bench", "--runtime", "rt", "--token", "t", "--out", "docs/benchmarks.md", "--mix-seconds", "3", "--out", "/tmp/b.md",
+        ])
+        .unwrap();
+        let Command::Bench(args) = cli.command else { panic!("not bench") };
+        assert_eq!(args.out.as_deref(), Some(std::path::Path::new("/tmp/b.md")));
+        assert_eq!(args.mix_seconds, 3.0);
+        assert!(args.baseline_runtime.is_none());
+        // A/B needs both the baseline's runtime and its manifest.
+        assert!(Cli::try_parse_from(["loadgen", "bench", "--runtime", "rt", "--token", "t", "--baseline-runtime", "b"]).is_err());
+    }
 }

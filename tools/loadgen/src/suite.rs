@@ -19,70 +19,96 @@ use crate::otlp_sink::{OtlpSink, SinkCounts};
 use crate::stats::{Report, Stats, StepStats};
 
 #[derive(Args, Clone)]
+// A later occurrence wins, so `scripts/bench --out <scratch file>` overrides the script's own
+// `--out docs/benchmarks.md` (e.g. for a short test run).
+#[command(args_override_self = true)]
 pub struct BenchArgs {
     /// The runtime-local binary (built with the `native-release` profile).
     #[arg(long)]
-    runtime: PathBuf,
+    pub(crate) runtime: PathBuf,
     /// The app manifest.
     #[arg(long, default_value = "spin.toml")]
-    manifest: PathBuf,
+    pub(crate) manifest: PathBuf,
     /// Where logs and compile caches go.
     #[arg(long, default_value = "target/bench")]
-    work_dir: PathBuf,
+    pub(crate) work_dir: PathBuf,
     /// The markdown report to update (between `<!-- bench:begin -->` and `<!-- bench:end -->`).
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// The operator token the runtime gets (for `POST /admin/migrate`).
     #[arg(long, env = "SPIN_VARIABLE_OPERATOR_TOKEN", hide_env_values = true)]
-    token: String,
+    pub(crate) token: String,
     /// Redis to clean up after the run: every key under the prefix is deleted.
     #[arg(long, env = "SPIN_VARIABLE_REDIS_URL", hide_env_values = true)]
-    redis_url: Option<String>,
+    pub(crate) redis_url: Option<String>,
     #[arg(long, env = "SPIN_VARIABLE_REDIS_PREFIX")]
-    redis_prefix: Option<String>,
+    pub(crate) redis_prefix: Option<String>,
     /// The shop's database, where the recommendations step adds its orders.
     #[arg(long, env = "SPIN_VARIABLE_DB_URL", hide_env_values = true)]
-    db_url: Option<String>,
+    pub(crate) db_url: Option<String>,
     /// Seconds of each probe of the throughput-at-objective search; 0 skips the search.
     #[arg(long, default_value_t = 10.0)]
-    objective_seconds: f64,
+    pub(crate) objective_seconds: f64,
     /// Orders the recommendations step adds before measuring the pages again; 0 skips the step.
     #[arg(long, default_value_t = 100_000)]
-    recommendation_orders: u32,
+    pub(crate) recommendation_orders: u32,
     /// Seconds of product and cart pages in each half of the recommendations step.
     #[arg(long, default_value_t = 10.0)]
-    pages_seconds: f64,
+    pub(crate) pages_seconds: f64,
     #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Seconds of journey mix.
     #[arg(long, default_value_t = 60.0)]
-    mix_seconds: f64,
+    pub(crate) mix_seconds: f64,
     /// Seconds of warm-up before the mix (not reported).
     #[arg(long, default_value_t = 5.0)]
-    warmup_seconds: f64,
+    pub(crate) warmup_seconds: f64,
     /// Seconds of each checkout-alone run.
     #[arg(long, default_value_t = 15.0)]
-    checkout_seconds: f64,
+    pub(crate) checkout_seconds: f64,
     /// Seconds of each trivial-route run.
     #[arg(long, default_value_t = 10.0)]
-    trivial_seconds: f64,
+    pub(crate) trivial_seconds: f64,
     /// Seconds of journey mix in each tracing-cost round (OTLP export off, on, off, on); 0 skips them.
     #[arg(long, default_value_t = 20.0)]
-    tracing_seconds: f64,
+    pub(crate) tracing_seconds: f64,
     /// Off/on pairs of tracing-cost rounds.
     #[arg(long, default_value_t = 2)]
-    tracing_pairs: usize,
+    pub(crate) tracing_pairs: usize,
     /// A note for the report (e.g. the load average when it was not idle).
     #[arg(long, default_value = "")]
-    note: String,
+    pub(crate) note: String,
+    /// A/B mode: runtime-local built from the baseline revision. The suite's main steps then run
+    /// on the baseline and on `--runtime` (interleaved, so the machine's drift falls on both) and
+    /// the report is one side-by-side table (baseline | current | change). Not run in A/B mode:
+    /// the native twin of the trivial route, recommendations at scale and the tracing cost.
+    #[arg(long, requires = "baseline_manifest")]
+    pub(crate) baseline_runtime: Option<PathBuf>,
+    /// A/B mode: the baseline's app manifest (its components built from the baseline revision).
+    #[arg(long, requires = "baseline_runtime")]
+    pub(crate) baseline_manifest: Option<PathBuf>,
+    /// A/B mode: the baseline's own database (its runtime migrates it), so a schema change in the
+    /// current revision cannot break the baseline. Default: the current side's database.
+    #[arg(long)]
+    pub(crate) baseline_db_url: Option<String>,
+    /// A/B mode: the baseline's Redis key prefix (deleted afterwards). Default: `<prefix>base:`.
+    #[arg(long)]
+    pub(crate) baseline_redis_prefix: Option<String>,
+    /// A/B mode: how the report names the baseline (e.g. its commit).
+    #[arg(long, default_value = "baseline")]
+    pub(crate) baseline_label: String,
+    /// A/B mode: rounds per side of each timed step, alternating A, B, A, B, ... (each round
+    /// lasts the step's duration divided by this, so each side gets the step's full duration).
+    #[arg(long, default_value_t = 2)]
+    pub(crate) ab_rounds: usize,
 }
 
 /// Targets from issue 6.
 const HOME_P99_MS: f64 = 25.0;
 const CHECKOUT_P50_MS: f64 = 25.0;
 const OVERHEAD_RATIO: f64 = 3.0;
-const COMPONENT_BYTES: u64 = 1_000_000;
-const TOTAL_BYTES: u64 = 4_000_000;
+pub(crate) const COMPONENT_BYTES: u64 = 1_000_000;
+pub(crate) const TOTAL_BYTES: u64 = 4_000_000;
 const PEAK_RSS_BYTES: u64 = 200 * 1024 * 1024;
 const WARM_START_MS: f64 = 1000.0;
 /// Issue 13: throughput lost with every request traced and exported.
@@ -91,10 +117,10 @@ const TRACING_LOSS_PCT: f64 = 10.0;
 const TRACING_WARMUP_SECONDS: f64 = 3.0;
 
 /// One row of the report.
-struct Row {
-    name: String,
+pub(crate) struct Row {
+    pub(crate) name: String,
     stats: Option<(StepStats, f64)>,
-    value: String,
+    pub(crate) value: String,
     target: String,
     met: Option<bool>,
 }
@@ -103,7 +129,7 @@ impl Row {
     fn latency(name: impl Into<String>, s: &StepStats, rps: f64) -> Row {
         Row { name: name.into(), stats: Some((s.clone(), rps)), value: String::new(), target: String::new(), met: None }
     }
-    fn value(name: impl Into<String>, value: impl Into<String>) -> Row {
+    pub(crate) fn value(name: impl Into<String>, value: impl Into<String>) -> Row {
         Row { name: name.into(), stats: None, value: value.into(), target: String::new(), met: None }
     }
     fn target(mut self, target: impl Into<String>, met: bool) -> Row {
@@ -145,6 +171,9 @@ fn render(rows: &[Row]) -> String {
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
+    if args.baseline_runtime.is_some() {
+        return crate::ab::run(args).await;
+    }
     std::fs::create_dir_all(&args.work_dir)?;
     let work = std::fs::canonicalize(&args.work_dir)?;
     let machine = machine_info(&args.note);
@@ -562,12 +591,23 @@ fn tracing_rows(rounds: &[TracingRound], c: usize, seconds: f64) -> Vec<Row> {
 /// spawn to the first 200 of a guest route. `OTEL_*` variables of our own environment are not
 /// passed on (the suite decides when traces are exported); `env` is.
 async fn start_runtime(args: &BenchArgs, cache: &Path, log: &Path, env: &[(&str, &str)]) -> Result<(Child, String, Duration)> {
+    start_runtime_at(&args.runtime, &args.manifest, cache, log, env).await
+}
+
+/// [`start_runtime`] for a given runtime-local binary and manifest (A/B mode runs two).
+pub(crate) async fn start_runtime_at(
+    runtime: &Path,
+    manifest: &Path,
+    cache: &Path,
+    log: &Path,
+    env: &[(&str, &str)],
+) -> Result<(Child, String, Duration)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let listen = format!("127.0.0.1:{port}");
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-    let mut cmd = Command::new(&args.runtime);
+    let mut cmd = Command::new(runtime);
     cmd.args(["up", "--manifest"])
-        .arg(&args.manifest)
+        .arg(manifest)
         .args(["--listen", &listen, "--cache-dir"])
         .arg(cache)
         .env("NO_COLOR", "1")
@@ -583,7 +623,7 @@ async fn start_runtime(args: &BenchArgs, cache: &Path, log: &Path, env: &[(&str,
         cmd.env(k, v);
     }
     let started = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("starting {}", args.runtime.display()))?;
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", runtime.display()))?;
     let base = format!("http://{listen}");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
     loop {
@@ -603,7 +643,7 @@ async fn start_runtime(args: &BenchArgs, cache: &Path, log: &Path, env: &[(&str,
 }
 
 /// SIGINT (graceful), then a kill after 15 s.
-async fn stop(child: &mut Child) {
+pub(crate) async fn stop(child: &mut Child) {
     if let Some(pid) = child.id() {
         let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status().await;
     }
@@ -615,17 +655,17 @@ async fn stop(child: &mut Child) {
 /// CPU seconds (user + system) used so far by runtime-local, every Postgres and Redis process,
 /// and this load generator, plus the whole machine's busy time.
 #[derive(Default)]
-struct CpuTimes {
-    runtime: f64,
-    postgres: f64,
-    redis: f64,
-    loadgen: f64,
-    machine_busy: f64,
-    cpus: usize,
+pub(crate) struct CpuTimes {
+    pub(crate) runtime: f64,
+    pub(crate) postgres: f64,
+    pub(crate) redis: f64,
+    pub(crate) loadgen: f64,
+    pub(crate) machine_busy: f64,
+    pub(crate) cpus: usize,
 }
 
 impl CpuTimes {
-    fn now(runtime_pid: u32) -> CpuTimes {
+    pub(crate) fn now(runtime_pid: u32) -> CpuTimes {
         let tick = 100.0; // USER_HZ on Linux
         let proc_cpu = |pid: &str| -> Option<(String, f64)> {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -663,7 +703,7 @@ impl CpuTimes {
     }
 
     /// Postgres backends that came and went in between are missed; close enough for a pool.
-    fn since(&self, before: &CpuTimes) -> CpuTimes {
+    pub(crate) fn since(&self, before: &CpuTimes) -> CpuTimes {
         CpuTimes {
             runtime: self.runtime - before.runtime,
             postgres: (self.postgres - before.postgres).max(0.0),
@@ -674,19 +714,31 @@ impl CpuTimes {
         }
     }
 
-    fn busy_fraction(&self, elapsed: Duration) -> f64 {
+    /// Two spans added (the rounds of an A/B step).
+    pub(crate) fn plus(&self, other: &CpuTimes) -> CpuTimes {
+        CpuTimes {
+            runtime: self.runtime + other.runtime,
+            postgres: self.postgres + other.postgres,
+            redis: self.redis + other.redis,
+            loadgen: self.loadgen + other.loadgen,
+            machine_busy: self.machine_busy + other.machine_busy,
+            cpus: self.cpus.max(other.cpus),
+        }
+    }
+
+    pub(crate) fn busy_fraction(&self, elapsed: Duration) -> f64 {
         self.machine_busy / (elapsed.as_secs_f64() * self.cpus as f64).max(1e-9)
     }
 }
 
-fn peak_rss(pid: u32) -> Result<u64> {
+pub(crate) fn peak_rss(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
     let kb: u64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
     Ok(kb * 1024)
 }
 
-async fn migrate(base: &str, token: &str) -> Result<()> {
+pub(crate) async fn migrate(base: &str, token: &str) -> Result<()> {
     let r = reqwest::Client::new().post(format!("{base}/admin/migrate")).bearer_auth(token).send().await?;
     let status = r.status();
     let body = r.text().await?;
@@ -697,23 +749,23 @@ async fn migrate(base: &str, token: &str) -> Result<()> {
 }
 
 /// The service objective of the throughput search: home p99 and checkout p99, with no error.
-const OBJECTIVE_HOME_P99_MS: f64 = 25.0;
-const OBJECTIVE_CHECKOUT_P99_MS: f64 = 100.0;
+pub(crate) const OBJECTIVE_HOME_P99_MS: f64 = 25.0;
+pub(crate) const OBJECTIVE_CHECKOUT_P99_MS: f64 = 100.0;
 /// Probes of the search (a bisection between a fifth of the closed-loop throughput and all of it).
 const OBJECTIVE_PROBES: usize = 6;
 
 /// One fixed-rate probe of the journey mix: whether it kept the objective, and its CPU a
 /// journey (all processes' CPU over the completed orders: a journey is the browsing, carting
 /// and checkout around one order).
-struct Probe {
-    rate: f64,
-    met: bool,
-    home_p99: f64,
-    checkout_p99: f64,
-    cpu_ms_per_journey: f64,
+pub(crate) struct Probe {
+    pub(crate) rate: f64,
+    pub(crate) met: bool,
+    pub(crate) home_p99: f64,
+    pub(crate) checkout_p99: f64,
+    pub(crate) cpu_ms_per_journey: f64,
 }
 
-async fn probe(cfg: &RunConfig, pid: u32, rate: f64) -> Probe {
+pub(crate) async fn probe(cfg: &RunConfig, pid: u32, rate: f64) -> Probe {
     eprintln!("==> objective probe: journey mix at a fixed {rate:.0} requests/s, {} s", cfg.duration.as_secs_f64());
     let before = CpuTimes::now(pid);
     let r = journey::run_rate(cfg, &Mix::default(), None, rate, 256).await;
@@ -731,43 +783,87 @@ async fn probe(cfg: &RunConfig, pid: u32, rate: f64) -> Probe {
     }
 }
 
+/// The search of the throughput at the objective: a bisection between a fifth of the
+/// closed-loop throughput and all of it, [`OBJECTIVE_PROBES`] probes at most (pure; the A/B
+/// mode steps two of them in turn).
+pub(crate) struct Bisection {
+    lo: f64,
+    hi: f64,
+    pub(crate) best: Option<Probe>,
+    tried: Vec<String>,
+    probes: usize,
+    done: bool,
+}
+
+impl Bisection {
+    pub(crate) fn new(closed_loop: f64) -> Bisection {
+        Bisection { lo: closed_loop / 5.0, hi: closed_loop, best: None, tried: Vec::new(), probes: 0, done: false }
+    }
+
+    /// The next rate to probe, or `None` when the search is over.
+    pub(crate) fn next_rate(&self) -> Option<f64> {
+        if self.done || self.probes >= OBJECTIVE_PROBES {
+            None
+        } else if self.best.is_none() && self.tried.is_empty() {
+            Some(self.lo)
+        } else {
+            Some((self.lo + self.hi) / 2.0)
+        }
+    }
+
+    pub(crate) fn record(&mut self, p: Probe) {
+        let rate = p.rate;
+        self.probes += 1;
+        self.tried.push(format!("{:.0}/s {}", p.rate, if p.met { "ok" } else { "missed" }));
+        if p.met {
+            self.lo = rate;
+            self.best = Some(p);
+        } else {
+            self.hi = rate;
+            if self.best.is_none() && rate <= self.lo {
+                self.done = true;
+            }
+        }
+    }
+
+    /// The report's value: the best rate kept, its latencies and CPU, and every probe.
+    pub(crate) fn value(&self) -> String {
+        match &self.best {
+            Some(p) => format!(
+                "{:.0} requests/s (home p99 {:.1} ms, checkout p99 {:.1} ms, 0 errors); CPU {:.1} ms a journey (all processes); probes: {}",
+                p.rate,
+                p.home_p99,
+                p.checkout_p99,
+                p.cpu_ms_per_journey,
+                self.tried.join(", ")
+            ),
+            None => format!("not kept even at {:.0} requests/s; probes: {}", self.lo, self.tried.join(", ")),
+        }
+    }
+
+    /// The probes as one line, e.g. `148/s ok, 443/s ok, 591/s missed`.
+    pub(crate) fn probes(&self) -> String {
+        self.tried.join(", ")
+    }
+}
+
 /// Throughput at the objective: the highest fixed arrival rate (open loop, latency from each
 /// request's scheduled time) at which the journey mix keeps home p99 < 25 ms and checkout p99 <
 /// 100 ms with 0 errors, by bisection between a fifth of the closed-loop throughput and all of it.
 async fn throughput_at_objective(cfg: &RunConfig, pid: u32, closed_loop: f64) -> Vec<Row> {
-    let (mut lo, mut hi) = (closed_loop / 5.0, closed_loop);
-    let mut best: Option<Probe> = None;
-    let mut tried = Vec::new();
-    for _ in 0..OBJECTIVE_PROBES {
-        let rate = if best.is_none() && tried.is_empty() { lo } else { (lo + hi) / 2.0 };
-        let p = probe(cfg, pid, rate).await;
-        tried.push(format!("{:.0}/s {}", p.rate, if p.met { "ok" } else { "missed" }));
-        if p.met {
-            lo = rate;
-            best = Some(p);
-        } else {
-            hi = rate;
-            if best.is_none() && rate <= lo {
-                break;
-            }
-        }
+    let mut search = Bisection::new(closed_loop);
+    while let Some(rate) = search.next_rate() {
+        search.record(probe(cfg, pid, rate).await);
     }
-    let value = match &best {
-        Some(p) => format!(
-            "{:.0} requests/s (home p99 {:.1} ms, checkout p99 {:.1} ms, 0 errors); CPU {:.1} ms a journey (all processes); probes: {}",
-            p.rate, p.home_p99, p.checkout_p99, p.cpu_ms_per_journey, tried.join(", ")
-        ),
-        None => format!("not kept even at {lo:.0} requests/s; probes: {}", tried.join(", ")),
-    };
     vec![Row::value(
         format!("throughput at objective: home p99 < {OBJECTIVE_HOME_P99_MS} ms, checkout p99 < {OBJECTIVE_CHECKOUT_P99_MS} ms, 0 errors"),
-        value,
+        search.value(),
     )
-    .target("reported", best.is_some())]
+    .target("reported", search.best.is_some())]
 }
 
 /// Sets every product's stock to a million units (the most products takes) (`PUT /admin/stock/<sku>`).
-async fn stock_up(base: &str, token: &str, skus: &[String]) -> Result<()> {
+pub(crate) async fn stock_up(base: &str, token: &str, skus: &[String]) -> Result<()> {
     let client = reqwest::Client::new();
     for sku in skus {
         let r = client.put(format!("{base}/admin/stock/{sku}")).bearer_auth(token).header("content-type", "application/json").body(r#"{"stock": 1000000}"#).send().await?;
@@ -843,7 +939,7 @@ async fn seed_orders(db: &tokio_postgres::Client, n: u32) -> Result<()> {
     Ok(())
 }
 
-async fn delete_keys(url: &str, prefix: &str) -> Result<()> {
+pub(crate) async fn delete_keys(url: &str, prefix: &str) -> Result<()> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await?;
@@ -854,7 +950,7 @@ async fn delete_keys(url: &str, prefix: &str) -> Result<()> {
 }
 
 /// `(component id, wasm path)` for every component of the manifest.
-fn manifest_sources(manifest: &Path) -> Result<Vec<(String, PathBuf)>> {
+pub(crate) fn manifest_sources(manifest: &Path) -> Result<Vec<(String, PathBuf)>> {
     let text = std::fs::read_to_string(manifest)?;
     let doc: toml::Table = text.parse()?;
     let dir = manifest.parent().unwrap_or(Path::new("."));
@@ -869,20 +965,20 @@ fn manifest_sources(manifest: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-fn kib(bytes: u64) -> String {
+pub(crate) fn kib(bytes: u64) -> String {
     format!("{:.0} KiB ({bytes} B)", bytes as f64 / 1024.0)
 }
 
-fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-fn command_output(cmd: &str, args: &[&str]) -> Option<String> {
+pub(crate) fn command_output(cmd: &str, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new(cmd).args(args).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn machine_info(note: &str) -> String {
+pub(crate) fn machine_info(note: &str) -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -919,7 +1015,7 @@ const BEGIN: &str = "<!-- bench:begin -->";
 const END: &str = "<!-- bench:end -->";
 
 /// Replaces the text between the markers (or creates the file with them).
-fn write_report(path: &Path, machine: &str, table: &str) -> Result<()> {
+pub(crate) fn write_report(path: &Path, machine: &str, table: &str) -> Result<()> {
     let generated = format!("{BEGIN}\n{machine}\n\n{table}{END}");
     let text = match std::fs::read_to_string(path) {
         Ok(old) => match (old.find(BEGIN), old.find(END)) {
@@ -1010,7 +1106,7 @@ fn segments(log: &str) -> Vec<Segment> {
 
 /// One shopper, one request at a time: which round trips each page and action makes, with a
 /// 1-line and a 20-line cart.
-async fn round_trip_audit(base: &str, log: &Path) -> Result<Vec<Row>> {
+pub(crate) async fn round_trip_audit(base: &str, log: &Path) -> Result<Vec<Row>> {
     let skus = Arc::new(journey::discover_skus(base).await?);
     let stats = Stats::default();
     let budget = journey::Budget::new(Duration::from_secs(120), 10_000);
@@ -1185,6 +1281,26 @@ mod tests {
         assert!(t.contains("4.99 spans (9000 spans, 1852 root for 1802 requests)"), "{t}");
         assert!(t.contains("| a root span for every request | yes |"), "{t}");
         assert!(!t.contains("export off |  |"), "{t}");
+    }
+
+    #[test]
+    fn bisection_probes_between_a_fifth_and_all() {
+        let probe = |rate: f64, met: bool| Probe { rate, met, home_p99: 1.0, checkout_p99: 2.0, cpu_ms_per_journey: 3.0 };
+        let mut search = Bisection::new(1000.0);
+        let mut rates = Vec::new();
+        while let Some(rate) = search.next_rate() {
+            rates.push(rate);
+            search.record(probe(rate, rate <= 550.0));
+        }
+        assert_eq!(rates, vec![200.0, 600.0, 400.0, 500.0, 550.0, 575.0]);
+        assert_eq!(search.best.as_ref().map(|p| p.rate), Some(550.0));
+        assert_eq!(search.probes(), "200/s ok, 600/s missed, 400/s ok, 500/s ok, 550/s ok, 575/s missed");
+        assert!(search.value().starts_with("550 requests/s (home p99 1.0 ms, checkout p99 2.0 ms, 0 errors); CPU 3.0 ms a journey"));
+        // Missed at a fifth already: one probe, nothing kept.
+        let mut search = Bisection::new(1000.0);
+        search.record(probe(200.0, false));
+        assert_eq!(search.next_rate(), None);
+        assert_eq!(search.value(), "not kept even at 200 requests/s; probes: 200/s missed");
     }
 
     #[test]
