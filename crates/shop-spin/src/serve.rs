@@ -63,6 +63,7 @@ pub fn begin_request(incoming_id: Option<&str>, traceparent: Option<&str>, trace
 }
 
 fn start(started: Instant, incoming_id: Option<&str>, traceparent: Option<&str>, tracestate: Option<&str>) -> String {
+    crate::config::forget_variables();
     let trace = TraceContext::from_headers(traceparent, tracestate, random16());
     let trace_id = trace.trace_id.to_hex();
     let request_id = incoming_id
