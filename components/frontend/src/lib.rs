@@ -198,21 +198,8 @@ fn today() -> (u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-
     use super::*;
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        let mut cx = Context::from_waker(Waker::noop());
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-    }
+    use crate::routes::tests::block_on;
 
     /// A static file's answer is the same whether the request carries every header or only
     /// [`STATIC_FILE_HEADERS`], so the guest may read only those for it.

@@ -13,4 +13,4 @@ pub mod orders;
 pub mod product;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
