@@ -164,24 +164,11 @@ async fn service_chaining_and_self_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_http_to_network_and_denials() {
     // A plain upstream HTTP server on loopback that echoes the Host header and x-from.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { break };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let host = req.headers().get("host").map(|h| h.to_str().unwrap().to_string()).unwrap_or_default();
-                    let from = req.headers().get("x-from").map(|h| h.to_str().unwrap().to_string()).unwrap_or_default();
-                    let body = format!("{host}|{from}|{}", req.uri());
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(Bytes::from(body))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let upstream = upstream_server(|req| {
+        let header = |n: &str| req.headers().get(n).map(|h| h.to_str().unwrap().to_string()).unwrap_or_default();
+        format!("{}|{}|{}", header("host"), header("x-from"), req.uri())
+    })
+    .await;
     let (_app, server) = start(options()).await;
     let a = server.addr();
     let r = get(a, &format!("/api/http?url=http://{upstream}/up?x=1")).await;
@@ -206,25 +193,13 @@ async fn an_instance_outlives_its_client() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use tokio::io::AsyncWriteExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let counted = hits.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { break };
-            let counted = counted.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    async { Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(Bytes::from("hit")))) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let upstream = upstream_server(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        "hit".to_string()
+    })
+    .await;
     let (_app, server) = start(options()).await;
     let a = server.addr();
     // Sanity: the route calls the upstream when the client waits for it.
@@ -446,4 +421,27 @@ fn limits_defaults() {
     assert_eq!(l.max_memory_bytes, 64 << 20);
     assert_eq!(l.execution_time, Duration::from_secs(30));
     assert_eq!(l.max_request_body_bytes, 1 << 20);
+}
+
+/// An HTTP/1 server on loopback answering every request `200` with `answer`'s text; its address.
+async fn upstream_server(
+    answer: impl Fn(&hyper::Request<hyper::body::Incoming>) -> String + Clone + Send + Sync + 'static,
+) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let body = answer(&req);
+                    async move { Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(Bytes::from(body)))) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
 }
